@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates deepcopy, defaulters, conversions, OpenAPI definitions and the
+# client (clientset, listers, informers, apply configurations) with
+# k8s.io/code-generator, at the version go.mod requires.
+set -euo pipefail
+
+SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${SCRIPT_ROOT}"
+CODEGEN_PKG="$(go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+THIS_PKG="$(go list -m)"
+BOILERPLATE="${SCRIPT_ROOT}/hack/boilerplate.go.txt"
+
+# shellcheck source=/dev/null
+source "${CODEGEN_PKG}/kube_codegen.sh"
+
+kube::codegen::gen_helpers \
+  --boilerplate "${BOILERPLATE}" \
+  "${SCRIPT_ROOT}/pkg/apis"
+
+kube::codegen::gen_openapi \
+  --output-dir "${SCRIPT_ROOT}/pkg/generated/openapi" \
+  --output-pkg "${THIS_PKG}/pkg/generated/openapi" \
+  --output-model-name-file zz_generated.model_name.go \
+  --report-filename "${SCRIPT_ROOT}/hack/api-rules-violations.list" \
+  ${UPDATE_API_KNOWN_VIOLATIONS:+"--update-report"} \
+  --boilerplate "${BOILERPLATE}" \
+  "${SCRIPT_ROOT}/pkg/apis"
+
+kube::codegen::gen_client \
+  --with-watch \
+  --with-applyconfig \
+  --applyconfig-openapi-schema <(go run "${THIS_PKG}/hack/openapi-schema") \
+  --output-dir "${SCRIPT_ROOT}/pkg/generated" \
+  --output-pkg "${THIS_PKG}/pkg/generated" \
+  --boilerplate "${BOILERPLATE}" \
+  "${SCRIPT_ROOT}/pkg/apis"

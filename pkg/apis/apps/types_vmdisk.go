@@ -1,0 +1,75 @@
+package apps
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMDisk is the internal form of v1alpha1.VMDisk.
+type VMDisk struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   VMDiskSpec
+	Status VMDiskStatus
+}
+
+// VMDiskSpec is the internal form of v1alpha1.VMDiskSpec.
+type VMDiskSpec struct {
+	Source       VMDiskSource
+	Optical      bool
+	Storage      *resource.Quantity
+	StorageClass string
+}
+
+// VMDiskSource is the internal form of v1alpha1.VMDiskSource.
+type VMDiskSource struct {
+	HTTP     *HTTPDiskSource
+	Registry *RegistryDiskSource
+	PVC      *PVCDiskSource
+	Snapshot *SnapshotDiskSource
+}
+
+// HTTPDiskSource is the internal form of v1alpha1.HTTPDiskSource.
+type HTTPDiskSource struct {
+	URL      string
+	Headers  map[string]string
+	Checksum string
+}
+
+// RegistryDiskSource is the internal form of v1alpha1.RegistryDiskSource.
+type RegistryDiskSource struct {
+	URL string
+}
+
+// PVCDiskSource is the internal form of v1alpha1.PVCDiskSource.
+type PVCDiskSource struct {
+	Name      string
+	Namespace string
+}
+
+// SnapshotDiskSource is the internal form of v1alpha1.SnapshotDiskSource.
+type SnapshotDiskSource struct {
+	Name      string
+	Namespace string
+}
+
+// VMDiskStatus is the internal form of v1alpha1.VMDiskStatus.
+type VMDiskStatus struct {
+	Phase      string
+	Progress   string
+	ClaimName  string
+	Conditions []metav1.Condition
+	UsedBy     []string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMDiskList is the internal form of v1alpha1.VMDiskList.
+type VMDiskList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+	Items []VMDisk
+}

@@ -1,0 +1,72 @@
+package apps
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMInstance is the internal form of v1alpha1.VMInstance.
+type VMInstance struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   VMInstanceSpec
+	Status VMInstanceStatus
+}
+
+// VMInstanceSpec is the internal form of v1alpha1.VMInstanceSpec.
+type VMInstanceSpec struct {
+	Running         *bool
+	InstanceType    string
+	InstanceProfile string
+	Resources       *VMResources
+	Disks           []VMInstanceDisk
+	External        bool
+	ExternalPorts   []ExternalPort
+	SSHKeys         []string
+	CloudInit       string
+}
+
+// VMResources is the internal form of v1alpha1.VMResources.
+type VMResources struct {
+	CPU    *resource.Quantity
+	Memory *resource.Quantity
+}
+
+// VMInstanceDisk is the internal form of v1alpha1.VMInstanceDisk.
+type VMInstanceDisk struct {
+	Name         string
+	Size         *resource.Quantity
+	StorageClass string
+	Bus          string
+}
+
+// ExternalPort is the internal form of v1alpha1.ExternalPort.
+type ExternalPort struct {
+	Port       int32
+	Protocol   string
+	TargetPort int32
+}
+
+// VMInstanceStatus is the internal form of v1alpha1.VMInstanceStatus.
+type VMInstanceStatus struct {
+	Phase       string
+	Ready       bool
+	IPAddresses []string
+	NodeName    string
+	ExternalIP  string
+	CPU         *resource.Quantity
+	Memory      *resource.Quantity
+	Conditions  []metav1.Condition
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// VMInstanceList is the internal form of v1alpha1.VMInstanceList.
+type VMInstanceList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+	Items []VMInstance
+}

@@ -1,0 +1,65 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// The contract's defaults.
+const (
+	DefaultStorageClass    = "replicated"
+	DefaultDiskStorage     = "5Gi"
+	DefaultInstanceType    = "u1.medium"
+	DefaultInstanceProfile = "ubuntu"
+	DefaultPortProtocol    = "TCP"
+)
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}
+
+// SetDefaults_VMDiskSpec fills in the size and storage class of a disk.
+func SetDefaults_VMDiskSpec(obj *VMDiskSpec) {
+	if obj.Storage == nil {
+		size := resource.MustParse(DefaultDiskStorage)
+		obj.Storage = &size
+	}
+	if obj.StorageClass == "" {
+		obj.StorageClass = DefaultStorageClass
+	}
+}
+
+// SetDefaults_VMInstanceSpec fills in the run state, size and profile. The
+// instance type defaults only when no explicit resources are given, so that
+// resources alone size the machine.
+func SetDefaults_VMInstanceSpec(obj *VMInstanceSpec) {
+	if obj.Running == nil {
+		running := true
+		obj.Running = &running
+	}
+	if obj.InstanceType == "" && (obj.Resources == nil || (obj.Resources.CPU == nil && obj.Resources.Memory == nil)) {
+		obj.InstanceType = DefaultInstanceType
+	}
+	if obj.InstanceProfile == "" {
+		obj.InstanceProfile = DefaultInstanceProfile
+	}
+}
+
+// SetDefaults_VMInstanceDisk gives inline disks (those with a size) the
+// default storage class; attached VMDisks keep their own.
+func SetDefaults_VMInstanceDisk(obj *VMInstanceDisk) {
+	if obj.Size != nil && obj.StorageClass == "" {
+		obj.StorageClass = DefaultStorageClass
+	}
+}
+
+// SetDefaults_ExternalPort makes a port TCP and forwards it to the same port
+// inside the machine unless told otherwise.
+func SetDefaults_ExternalPort(obj *ExternalPort) {
+	if obj.Protocol == "" {
+		obj.Protocol = DefaultPortProtocol
+	}
+	if obj.TargetPort == 0 {
+		obj.TargetPort = obj.Port
+	}
+}
