@@ -1,0 +1,56 @@
+// Command playground runs the local playground behind `make run`: a real
+// control plane with the KubeVirt and CDI CRDs and vm-apiserver, until
+// Ctrl-C or SIGTERM, then stops everything it started.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/cozystack/vm-apiserver/test/environment"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "playground:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	repo, err := environment.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(repo, "_output", "playground")
+	// Each run starts from an empty cluster.
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	fmt.Println("Starting etcd, kube-apiserver, kube-controller-manager and vm-apiserver...")
+	env, err := environment.Start(ctx, environment.Options{RepoRoot: repo, Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer env.Stop()
+
+	kubeconfig := filepath.Join(repo, "_output", "kubeconfig")
+	data, err := os.ReadFile(env.AdminKubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("\nThe playground is ready. In another shell:\n\n  export KUBECONFIG=%s\n  export PATH=%s:$PATH   # kubectl %s\n\nLogs: %s\nPress Ctrl-C to stop.\n",
+		kubeconfig, env.BinDir, "v1.37.2", env.LogDir)
+	<-ctx.Done()
+	fmt.Println("\nStopping...")
+	return nil
+}

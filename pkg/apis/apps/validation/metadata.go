@@ -1,0 +1,43 @@
+// Package validation checks VMInstances and VMDisks against the API contract.
+// Every function returns a field.ErrorList whose paths name the offending
+// field of the public object.
+package validation
+
+import (
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// validateObjectMeta checks the metadata of a new object. Names are DNS
+// labels because they become names of backend objects, volumes and label
+// values, which allow no more.
+func validateObjectMeta(meta *metav1.ObjectMeta) field.ErrorList {
+	fldPath := field.NewPath("metadata")
+	allErrs := apimachineryvalidation.ValidateObjectMeta(meta, true, apimachineryvalidation.NameIsDNSLabel, fldPath)
+	return append(allErrs, validateReservedKeys(meta, fldPath)...)
+}
+
+// validateObjectMetaUpdate checks metadata changes on update.
+func validateObjectMetaUpdate(meta, old *metav1.ObjectMeta) field.ErrorList {
+	fldPath := field.NewPath("metadata")
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(meta, old, fldPath)
+	return append(allErrs, validateReservedKeys(meta, fldPath)...)
+}
+
+func validateReservedKeys(meta *metav1.ObjectMeta, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for key := range meta.Labels {
+		if projection.IsReservedKey(key) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("labels").Key(key), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		}
+	}
+	for key := range meta.Annotations {
+		if projection.IsReservedKey(key) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("annotations").Key(key), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		}
+	}
+	return allErrs
+}

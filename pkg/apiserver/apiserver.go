@@ -1,0 +1,55 @@
+// Package apiserver assembles vm-apiserver: the generic API server with the
+// apps.cozystack.io group, whose storage projects backend objects.
+package apiserver
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/discovery"
+	"kubevirt.io/client-go/containerizeddataimporter"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
+)
+
+// Config is the generic server configuration plus how to reach the backend.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+}
+
+// Server is a running vm-apiserver.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// New builds the server. It does not need the backend CRDs to exist: each
+// request checks for them and answers 503 while they are missing.
+func (c *Config) New() (*Server, error) {
+	completed := c.GenericConfig.Complete()
+	generic, err := completed.New("vm-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+
+	backendConfig := c.GenericConfig.ClientConfig
+	cdi, err := containerizeddataimporter.NewForConfig(backendConfig)
+	if err != nil {
+		return nil, err
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(backendConfig)
+	if err != nil {
+		return nil, err
+	}
+	availability := backend.NewAvailability(disco)
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
+		"vmdisks": vmdisk.NewREST(cdi, availability, Scheme),
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, err
+	}
+	return &Server{GenericAPIServer: generic}, nil
+}

@@ -1,0 +1,94 @@
+// Package server is the vm-apiserver command: flags, configuration, run.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	netutils "k8s.io/utils/net"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/pkg/apiserver"
+	generatedopenapi "github.com/cozystack/vm-apiserver/pkg/generated/openapi"
+)
+
+// Options are the command-line options of vm-apiserver.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+}
+
+// NewOptions returns the default options: delegated authentication and
+// authorization, and no etcd, since every object lives in the backend.
+func NewOptions() *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+	}
+	o.RecommendedOptions.Etcd = nil
+	return o
+}
+
+// NewCommand is the vm-apiserver root command.
+func NewCommand(ctx context.Context) *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:          "vm-apiserver",
+		Short:        "Serves VMInstance and VMDisk (apps.cozystack.io) as projections of KubeVirt and CDI objects",
+		SilenceUsage: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	o.RecommendedOptions.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	return utilerrors.NewAggregate(o.RecommendedOptions.Validate())
+}
+
+// Config turns the options into a server configuration.
+func (o *Options) Config() (*apiserver.Config, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+	config := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	config.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	config.OpenAPIConfig.Info.Title = "vm-apiserver"
+	config.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	config.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	config.OpenAPIV3Config.Info.Title = "vm-apiserver"
+	config.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	config.FeatureGate = utilfeature.DefaultFeatureGate
+	config.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	if err := o.RecommendedOptions.ApplyTo(config); err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{GenericConfig: config}, nil
+}
+
+// Run starts the server and blocks until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	server, err := config.New()
+	if err != nil {
+		return err
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}

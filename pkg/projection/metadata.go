@@ -1,0 +1,109 @@
+package projection
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	// ReservedPrefix starts every label and annotation key vm-apiserver keeps
+	// for itself on backend objects. Public objects never show them and users
+	// may not set them.
+	ReservedPrefix = "vm.apps.cozystack.io/"
+	// KindLabel marks a backend object as the primary object of a public one
+	// and names the public kind. Backend objects without it are not exposed.
+	KindLabel = ReservedPrefix + "kind"
+	// ManagedFieldsAnnotation keeps the public object's managedFields, so that
+	// server-side apply field ownership survives the round trip; the backend's
+	// own managedFields describe backend fields.
+	ManagedFieldsAnnotation = ReservedPrefix + "managed-fields"
+)
+
+// IsReservedKey says whether a label or annotation key belongs to
+// vm-apiserver.
+func IsReservedKey(key string) bool {
+	return strings.HasPrefix(key, ReservedPrefix)
+}
+
+// PublicMeta is the public object metadata of a primary backend object:
+// identity, versioning and lifecycle come from the backend object; reserved
+// labels and annotations are removed and managedFields restored.
+func PublicMeta(backend *metav1.ObjectMeta) (metav1.ObjectMeta, error) {
+	meta := *backend.DeepCopy()
+	meta.Labels = withoutReserved(meta.Labels)
+	meta.Annotations = withoutReserved(meta.Annotations)
+	meta.ManagedFields = nil
+	if raw, ok := backend.Annotations[ManagedFieldsAnnotation]; ok {
+		if err := json.Unmarshal([]byte(raw), &meta.ManagedFields); err != nil {
+			return metav1.ObjectMeta{}, fmt.Errorf("annotation %s: %w", ManagedFieldsAnnotation, err)
+		}
+	}
+	return meta, nil
+}
+
+// BackendMeta is the metadata of the primary backend object for a public
+// object of the given kind. existing is the current backend metadata on
+// update and nil on create: what the backend owns (uid, creation time,
+// reserved keys the caller sets afterwards) is kept from it.
+func BackendMeta(public *metav1.ObjectMeta, existing *metav1.ObjectMeta, kind string) (metav1.ObjectMeta, error) {
+	var meta metav1.ObjectMeta
+	if existing != nil {
+		meta = *existing.DeepCopy()
+	}
+	meta.Name = public.Name
+	meta.GenerateName = public.GenerateName
+	meta.Namespace = public.Namespace
+	meta.ResourceVersion = public.ResourceVersion
+	meta.Finalizers = public.Finalizers
+	meta.OwnerReferences = public.OwnerReferences
+	meta.Labels = withReserved(public.Labels, meta.Labels)
+	meta.Labels[KindLabel] = kind
+	meta.Annotations = withReserved(public.Annotations, meta.Annotations)
+	delete(meta.Annotations, ManagedFieldsAnnotation)
+	if len(public.ManagedFields) > 0 {
+		raw, err := json.Marshal(public.ManagedFields)
+		if err != nil {
+			return metav1.ObjectMeta{}, err
+		}
+		meta.Annotations[ManagedFieldsAnnotation] = string(raw)
+	}
+	if len(meta.Annotations) == 0 {
+		meta.Annotations = nil
+	}
+	// The backend keeps its own managedFields for the backend object.
+	meta.ManagedFields = nil
+	return meta, nil
+}
+
+func withoutReserved(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if IsReservedKey(k) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(in))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// withReserved is the user's keys plus the reserved keys of the existing map.
+func withReserved(user, existing map[string]string) map[string]string {
+	out := make(map[string]string, len(user)+1)
+	for k, v := range existing {
+		if IsReservedKey(k) {
+			out[k] = v
+		}
+	}
+	for k, v := range user {
+		if !IsReservedKey(k) {
+			out[k] = v
+		}
+	}
+	return out
+}

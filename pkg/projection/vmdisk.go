@@ -1,0 +1,185 @@
+package projection
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+)
+
+const (
+	// VMDiskKind is the KindLabel value of DataVolumes that are VMDisks.
+	VMDiskKind = "VMDisk"
+	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no
+	// field for it.
+	OpticalAnnotation = ReservedPrefix + "optical"
+)
+
+// DataVolumeFor is the DataVolume that stores disk. existing is the current
+// DataVolume on update (its other fields are kept) and nil on create.
+func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVolume, error) {
+	dv := &cdiv1.DataVolume{}
+	var existingMeta *metav1.ObjectMeta
+	if existing != nil {
+		dv = existing.DeepCopy()
+		existingMeta = &existing.ObjectMeta
+	}
+	meta, err := BackendMeta(&disk.ObjectMeta, existingMeta, VMDiskKind)
+	if err != nil {
+		return nil, err
+	}
+	if disk.Spec.Optical {
+		meta.Annotations = setKey(meta.Annotations, OpticalAnnotation, "true")
+	} else {
+		delete(meta.Annotations, OpticalAnnotation)
+	}
+	dv.ObjectMeta = meta
+	dv.TypeMeta = metav1.TypeMeta{}
+
+	dv.Spec.Source = dataVolumeSource(&disk.Spec.Source)
+	if dv.Spec.Storage == nil {
+		dv.Spec.Storage = &cdiv1.StorageSpec{}
+	}
+	if disk.Spec.Storage != nil {
+		if dv.Spec.Storage.Resources.Requests == nil {
+			dv.Spec.Storage.Resources.Requests = corev1.ResourceList{}
+		}
+		dv.Spec.Storage.Resources.Requests[corev1.ResourceStorage] = disk.Spec.Storage.DeepCopy()
+	}
+	if disk.Spec.StorageClass != "" {
+		class := disk.Spec.StorageClass
+		dv.Spec.Storage.StorageClassName = &class
+	} else {
+		dv.Spec.Storage.StorageClassName = nil
+	}
+	return dv, nil
+}
+
+func dataVolumeSource(src *apps.VMDiskSource) *cdiv1.DataVolumeSource {
+	switch {
+	case src.HTTP != nil:
+		return &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{
+			URL:          src.HTTP.URL,
+			ExtraHeaders: headerLines(src.HTTP.Headers),
+			Checksum:     src.HTTP.Checksum,
+		}}
+	case src.Registry != nil:
+		url := src.Registry.URL
+		return &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: &url}}
+	case src.PVC != nil:
+		return &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Name: src.PVC.Name, Namespace: src.PVC.Namespace}}
+	case src.Snapshot != nil:
+		return &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Name: src.Snapshot.Name, Namespace: src.Snapshot.Namespace}}
+	default:
+		return &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}
+	}
+}
+
+// headerLines renders headers the way CDI takes them, "Name: value", in a
+// stable order so that equal specs give equal DataVolumes.
+func headerLines(headers map[string]string) []string {
+	if len(headers) == 0 {
+		return nil
+	}
+	lines := make([]string, 0, len(headers))
+	for name, value := range headers {
+		lines = append(lines, name+": "+value)
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// VMDiskFrom is the VMDisk a DataVolume stores.
+func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
+	meta, err := PublicMeta(&dv.ObjectMeta)
+	if err != nil {
+		return nil, err
+	}
+	disk := &apps.VMDisk{ObjectMeta: meta}
+	disk.Spec.Optical = dv.Annotations[OpticalAnnotation] == "true"
+	if disk.Spec.Source, err = vmDiskSource(dv.Spec.Source); err != nil {
+		return nil, fmt.Errorf("DataVolume %s/%s: %w", dv.Namespace, dv.Name, err)
+	}
+	if dv.Spec.Storage != nil {
+		if size, ok := dv.Spec.Storage.Resources.Requests[corev1.ResourceStorage]; ok {
+			disk.Spec.Storage = &size
+		}
+		if dv.Spec.Storage.StorageClassName != nil {
+			disk.Spec.StorageClass = *dv.Spec.Storage.StorageClassName
+		}
+	}
+	disk.Status = apps.VMDiskStatus{
+		Phase:      string(dv.Status.Phase),
+		Progress:   string(dv.Status.Progress),
+		ClaimName:  dv.Status.ClaimName,
+		Conditions: dataVolumeConditions(dv),
+	}
+	return disk, nil
+}
+
+func vmDiskSource(src *cdiv1.DataVolumeSource) (apps.VMDiskSource, error) {
+	switch {
+	case src == nil, src.Blank != nil:
+		return apps.VMDiskSource{}, nil
+	case src.HTTP != nil:
+		headers, err := parseHeaderLines(src.HTTP.ExtraHeaders)
+		if err != nil {
+			return apps.VMDiskSource{}, err
+		}
+		return apps.VMDiskSource{HTTP: &apps.HTTPDiskSource{URL: src.HTTP.URL, Headers: headers, Checksum: src.HTTP.Checksum}}, nil
+	case src.Registry != nil:
+		var url string
+		if src.Registry.URL != nil {
+			url = *src.Registry.URL
+		}
+		return apps.VMDiskSource{Registry: &apps.RegistryDiskSource{URL: url}}, nil
+	case src.PVC != nil:
+		return apps.VMDiskSource{PVC: &apps.PVCDiskSource{Name: src.PVC.Name, Namespace: src.PVC.Namespace}}, nil
+	case src.Snapshot != nil:
+		return apps.VMDiskSource{Snapshot: &apps.SnapshotDiskSource{Name: src.Snapshot.Name, Namespace: src.Snapshot.Namespace}}, nil
+	default:
+		return apps.VMDiskSource{}, fmt.Errorf("source kind is not one a VMDisk can have")
+	}
+}
+
+func parseHeaderLines(lines []string) (map[string]string, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	headers := make(map[string]string, len(lines))
+	for _, line := range lines {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("extra header %q is not \"Name: value\"", line)
+		}
+		headers[name] = strings.TrimPrefix(value, " ")
+	}
+	return headers, nil
+}
+
+func dataVolumeConditions(dv *cdiv1.DataVolume) []metav1.Condition {
+	var out []metav1.Condition
+	for _, c := range dv.Status.Conditions {
+		out = append(out, metav1.Condition{
+			Type:               string(c.Type),
+			Status:             metav1.ConditionStatus(c.Status),
+			LastTransitionTime: c.LastTransitionTime,
+			Reason:             c.Reason,
+			Message:            c.Message,
+		})
+	}
+	return out
+}
+
+func setKey(m map[string]string, key, value string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[key] = value
+	return m
+}

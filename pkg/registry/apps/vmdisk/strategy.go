@@ -1,0 +1,71 @@
+// Package vmdisk serves VMDisks over CDI DataVolumes.
+package vmdisk
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
+)
+
+// strategy is the create, update and delete behaviour of VMDisks.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+func newStrategy(typer runtime.ObjectTyper) strategy {
+	return strategy{typer, names.SimpleNameGenerator}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+// PrepareForCreate drops any status the client sent (status comes from the
+// DataVolume) and defaults clone sources to the disk's namespace.
+func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	disk := obj.(*apps.VMDisk)
+	disk.Status = apps.VMDiskStatus{}
+	defaultSourceNamespace(disk)
+}
+
+// PrepareForUpdate keeps the status, which clients cannot write, and applies
+// the create-time defaults so that an update restating the spec without
+// them is no change.
+func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	disk := obj.(*apps.VMDisk)
+	disk.Status = old.(*apps.VMDisk).Status
+	defaultSourceNamespace(disk)
+}
+
+func defaultSourceNamespace(disk *apps.VMDisk) {
+	if pvc := disk.Spec.Source.PVC; pvc != nil && pvc.Namespace == "" {
+		pvc.Namespace = disk.Namespace
+	}
+	if snapshot := disk.Spec.Source.Snapshot; snapshot != nil && snapshot.Namespace == "" {
+		snapshot.Namespace = disk.Namespace
+	}
+}
+
+func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateVMDisk(obj.(*apps.VMDisk))
+}
+
+func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateVMDiskUpdate(obj.(*apps.VMDisk), old.(*apps.VMDisk))
+}
+
+func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (strategy) Canonicalize(runtime.Object) {}

@@ -1,0 +1,43 @@
+package projected
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// BackendObject is a primary backend object, such as *cdiv1.DataVolume.
+type BackendObject interface {
+	runtime.Object
+	metav1.Object
+}
+
+// Client is the typed client of the primary backend kind in one namespace
+// ("" for all namespaces); the generated clientsets' namespaced interfaces
+// satisfy it.
+type Client[B BackendObject, L runtime.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (B, error)
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// Resource is what a public resource adds to the shared machinery: its
+// backend client, the translation of a primary object to the public one, and
+// the writes of the backend objects. Public objects are internal versions.
+type Resource[B BackendObject, L runtime.Object] interface {
+	// Client is the primary backend client for namespace.
+	Client(namespace string) Client[B, L]
+	// Items are the objects of a backend list.
+	Items(list L) []B
+	// ToPublic projects a primary backend object.
+	ToPublic(ctx context.Context, primary B) (runtime.Object, error)
+	// Create writes the backend objects of a validated new public object
+	// and returns the primary one. opts.DryRun must reach every write.
+	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)
+	// Update writes the backend objects of a validated public object over
+	// the current primary object and returns the new primary one.
+	Update(ctx context.Context, obj runtime.Object, current B, opts *metav1.UpdateOptions) (B, error)
+}

@@ -1,0 +1,426 @@
+// Package environment runs a real control plane for the end-to-end tests and
+// the local playground: etcd, kube-apiserver, kube-controller-manager, the
+// KubeVirt and CDI CRDs, and vm-apiserver registered through an APIService,
+// each a real process built from the Go module proxy.
+package environment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+)
+
+// Names of the objects that register vm-apiserver.
+const (
+	ServerNamespace  = "vm-system"
+	ServerService    = "vm-apiserver"
+	APIServiceName   = "v1alpha1.apps.cozystack.io"
+	ServerUser       = "vm-apiserver"
+	apiGroupVersion  = "apps.cozystack.io/v1alpha1"
+	startupTimeout   = 2 * time.Minute
+	pollInterval     = 100 * time.Millisecond
+	kubeAPIServerSAN = "localhost"
+)
+
+// Options say where things are and where to put them.
+type Options struct {
+	// RepoRoot is the repository checkout (for manifests and the build).
+	RepoRoot string
+	// Dir receives certificates, kubeconfigs, data and logs.
+	Dir string
+}
+
+// Environment is a running control plane with vm-apiserver.
+type Environment struct {
+	opts Options
+	// BinDir holds kubectl and the other control-plane binaries.
+	BinDir string
+	// AdminKubeconfig is a cluster-admin kubeconfig.
+	AdminKubeconfig string
+	// Config is the cluster-admin client configuration.
+	Config *rest.Config
+	// LogDir holds one log file per process.
+	LogDir string
+
+	caPEM     []byte
+	processes []*process
+}
+
+// Start builds what is missing and starts everything. On error, whatever
+// was started is stopped again.
+func Start(ctx context.Context, opts Options) (env *Environment, err error) {
+	env = &Environment{opts: opts, LogDir: filepath.Join(opts.Dir, "logs")}
+	defer func() {
+		if err != nil {
+			env.Stop()
+			env = nil
+		}
+	}()
+	for _, d := range []string{opts.Dir, env.LogDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if env.BinDir, err = buildControlPlane(ctx, opts.RepoRoot); err != nil {
+		return nil, err
+	}
+	serverBinary, err := buildServer(ctx, opts.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	if err := env.startControlPlane(ctx); err != nil {
+		return nil, err
+	}
+	if err := env.installBackend(ctx); err != nil {
+		return nil, err
+	}
+	if err := env.startServer(ctx, serverBinary); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Stop ends every process, the last started first.
+func (e *Environment) Stop() {
+	for i := len(e.processes) - 1; i >= 0; i-- {
+		e.processes[i].stop()
+	}
+	e.processes = nil
+}
+
+// Kubectl runs the real kubectl as cluster admin (or as whoever args
+// impersonate) and returns its combined output.
+func (e *Environment) Kubectl(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.AdminKubeconfig)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// buildControlPlane runs the project's build script, which caches the
+// binaries outside the repository, and returns their directory.
+func buildControlPlane(ctx context.Context, repo string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repo, "hack", "build-control-plane.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("building the control plane: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func buildServer(ctx context.Context, repo string) (string, error) {
+	binary := filepath.Join(repo, "_output", "bin", "vm-apiserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/vm-apiserver")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building vm-apiserver: %w: %s", err, out)
+	}
+	return binary, nil
+}
+
+type certificates struct {
+	clusterCA, frontProxyCA                                 *authority
+	apiserverServing, admin, server, frontProxy, vmServing keyPair
+	serviceAccountKey                                       string
+}
+
+func (e *Environment) makeCertificates() (*certificates, error) {
+	dir := filepath.Join(e.opts.Dir, "pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var c certificates
+	var err error
+	if c.clusterCA, err = newAuthority(dir, "cluster-ca"); err != nil {
+		return nil, err
+	}
+	if c.frontProxyCA, err = newAuthority(dir, "front-proxy-ca"); err != nil {
+		return nil, err
+	}
+	issues := []struct {
+		into      *keyPair
+		ca        *authority
+		name, cn  string
+		orgs      []string
+		hostnames []string
+	}{
+		{&c.apiserverServing, c.clusterCA, "kube-apiserver", "kube-apiserver", nil, []string{kubeAPIServerSAN, "127.0.0.1"}},
+		{&c.admin, c.clusterCA, "admin", "admin", []string{"system:masters"}, nil},
+		{&c.server, c.clusterCA, "vm-apiserver-client", ServerUser, nil, nil},
+		{&c.frontProxy, c.frontProxyCA, "front-proxy-client", "front-proxy-client", nil, nil},
+		// The aggregator dials <service>.<namespace>.svc whatever the
+		// service resolves to.
+		{&c.vmServing, c.clusterCA, "vm-apiserver-serving", ServerService, nil,
+			[]string{ServerService + "." + ServerNamespace + ".svc", "localhost", "127.0.0.1"}},
+	}
+	for _, i := range issues {
+		if *i.into, err = i.ca.issue(dir, i.name, i.cn, i.orgs, i.hostnames); err != nil {
+			return nil, err
+		}
+	}
+	c.serviceAccountKey = filepath.Join(dir, "service-account.key")
+	e.caPEM = c.clusterCA.PEM()
+	return &c, writeSigningKey(c.serviceAccountKey)
+}
+
+func (e *Environment) startControlPlane(ctx context.Context) error {
+	certs, err := e.makeCertificates()
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	etcd, err := startProcess(e.LogDir, "etcd", filepath.Join(e.BinDir, "etcd"),
+		"--name=default",
+		"--data-dir="+filepath.Join(e.opts.Dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL,
+		"--unsafe-no-fsync=true",
+	)
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, etcd)
+
+	apiserverURL := "https://" + kubeAPIServerSAN + ":" + strconv.Itoa(ports[2])
+	kas, err := startProcess(e.LogDir, "kube-apiserver", filepath.Join(e.BinDir, "kube-apiserver"),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(ports[2]),
+		"--tls-cert-file="+certs.apiserverServing.CertFile,
+		"--tls-private-key-file="+certs.apiserverServing.KeyFile,
+		"--client-ca-file="+certs.clusterCA.CertFile,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+certs.serviceAccountKey,
+		"--service-account-signing-key-file="+certs.serviceAccountKey,
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=RBAC",
+		"--endpoint-reconciler-type=none",
+		"--requestheader-client-ca-file="+certs.frontProxyCA.CertFile,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--requestheader-uid-headers=X-Remote-Uid",
+		"--proxy-client-cert-file="+certs.frontProxy.CertFile,
+		"--proxy-client-key-file="+certs.frontProxy.KeyFile,
+	)
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, kas)
+
+	e.AdminKubeconfig = filepath.Join(e.opts.Dir, "kubeconfig")
+	if err := writeKubeconfig(e.AdminKubeconfig, apiserverURL, certs.clusterCA.CertFile, certs.admin); err != nil {
+		return err
+	}
+	if e.Config, err = clientcmd.BuildConfigFromFlags("", e.AdminKubeconfig); err != nil {
+		return err
+	}
+	if err := e.waitHealthy(ctx, kas); err != nil {
+		return err
+	}
+
+	kcm, err := startProcess(e.LogDir, "kube-controller-manager", filepath.Join(e.BinDir, "kube-controller-manager"),
+		"--kubeconfig="+e.AdminKubeconfig,
+		"--authentication-kubeconfig="+e.AdminKubeconfig,
+		"--authorization-kubeconfig="+e.AdminKubeconfig,
+		// Garbage collection removes backend objects through owner
+		// references, role aggregation fills the built-in roles, and
+		// namespace deletion empties namespaces of every resource.
+		"--controllers=garbagecollector,clusterrole-aggregation,namespace",
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+	)
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, kcm)
+
+	serverKubeconfig := filepath.Join(e.opts.Dir, "vm-apiserver.kubeconfig")
+	return writeKubeconfig(serverKubeconfig, apiserverURL, certs.clusterCA.CertFile, certs.server)
+}
+
+func (e *Environment) waitHealthy(ctx context.Context, kas *process) error {
+	client, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	return e.poll(ctx, "kube-apiserver to become ready", func(ctx context.Context) (bool, error) {
+		if kas.exited() {
+			return false, kas.failure()
+		}
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+}
+
+// installBackend installs the KubeVirt and CDI CRDs and what vm-apiserver
+// needs to run: its namespace and its identity's rights.
+func (e *Environment) installBackend(ctx context.Context) error {
+	crds := filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "backend-crds")
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", crds); err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s", "-f", crds); err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ServerNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm-apiserver"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ServerUser}},
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// startServer runs vm-apiserver and registers it: an ExternalName Service
+// pointing at localhost and an APIService trusting its CA.
+func (e *Environment) startServer(ctx context.Context, binary string) error {
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	pki := filepath.Join(e.opts.Dir, "pki")
+	kubeconfig := filepath.Join(e.opts.Dir, "vm-apiserver.kubeconfig")
+	server, err := startProcess(e.LogDir, "vm-apiserver", binary,
+		"--secure-port="+strconv.Itoa(ports[0]),
+		"--bind-address=127.0.0.1",
+		"--tls-cert-file="+filepath.Join(pki, "vm-apiserver-serving.crt"),
+		"--tls-private-key-file="+filepath.Join(pki, "vm-apiserver-serving.key"),
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--v=2",
+	)
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, server)
+
+	client, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: ServerService, Namespace: ServerNamespace},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
+	}
+	if _, err := client.CoreV1().Services(ServerNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	agg, err := aggregator.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	port := int32(ports[0])
+	apiService := &apiregistrationv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: APIServiceName},
+		Spec: apiregistrationv1.APIServiceSpec{
+			Group:                "apps.cozystack.io",
+			Version:              "v1alpha1",
+			Service:              &apiregistrationv1.ServiceReference{Namespace: ServerNamespace, Name: ServerService, Port: &port},
+			CABundle:             e.caPEM,
+			GroupPriorityMinimum: 1000,
+			VersionPriority:      100,
+		},
+	}
+	if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return e.poll(ctx, "the vm-apiserver APIService to become available", func(ctx context.Context) (bool, error) {
+		if server.exited() {
+			return false, server.failure()
+		}
+		got, err := agg.ApiregistrationV1().APIServices().Get(ctx, APIServiceName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiregistrationv1.Available && c.Status == apiregistrationv1.ConditionTrue {
+				resources, err := client.Discovery().ServerResourcesForGroupVersion(apiGroupVersion)
+				return err == nil && len(resources.APIResources) > 0, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func (e *Environment) poll(ctx context.Context, what string, done wait.ConditionWithContextFunc) error {
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, startupTimeout, true, done)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("waiting for %s (logs in %s): %w", what, e.LogDir, err)
+	}
+	return err
+}
+
+func writeKubeconfig(path, server, caFile string, user keyPair) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
+	cfg.AuthInfos["user"] = &clientcmdapi.AuthInfo{ClientCertificate: user.CertFile, ClientKey: user.KeyFile}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "user"}
+	cfg.CurrentContext = "local"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// freePorts finds n distinct free TCP ports on the loopback interface.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	listeners := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
