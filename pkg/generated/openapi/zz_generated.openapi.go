@@ -22,6 +22,7 @@ limitations under the License.
 package openapi
 
 import (
+	v1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,77 +33,77 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.ExternalPort":       schema_pkg_apis_apps_v1alpha1_ExternalPort(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.HTTPDiskSource":     schema_pkg_apis_apps_v1alpha1_HTTPDiskSource(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.PVCDiskSource":      schema_pkg_apis_apps_v1alpha1_PVCDiskSource(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.RegistryDiskSource": schema_pkg_apis_apps_v1alpha1_RegistryDiskSource(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.SnapshotDiskSource": schema_pkg_apis_apps_v1alpha1_SnapshotDiskSource(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDisk":             schema_pkg_apis_apps_v1alpha1_VMDisk(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskList":         schema_pkg_apis_apps_v1alpha1_VMDiskList(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSource":       schema_pkg_apis_apps_v1alpha1_VMDiskSource(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSpec":         schema_pkg_apis_apps_v1alpha1_VMDiskSpec(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskStatus":       schema_pkg_apis_apps_v1alpha1_VMDiskStatus(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstance":         schema_pkg_apis_apps_v1alpha1_VMInstance(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceDisk":     schema_pkg_apis_apps_v1alpha1_VMInstanceDisk(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceList":     schema_pkg_apis_apps_v1alpha1_VMInstanceList(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceSpec":     schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceStatus":   schema_pkg_apis_apps_v1alpha1_VMInstanceStatus(ref),
-		"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMResources":        schema_pkg_apis_apps_v1alpha1_VMResources(ref),
-		resource.Quantity{}.OpenAPIModelName():                                        schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                     schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                         schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                          schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                             schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.ExternalPort{}.OpenAPIModelName():        schema_pkg_apis_apps_v1alpha1_ExternalPort(ref),
+		v1alpha1.HTTPDiskSource{}.OpenAPIModelName():      schema_pkg_apis_apps_v1alpha1_HTTPDiskSource(ref),
+		v1alpha1.PVCDiskSource{}.OpenAPIModelName():       schema_pkg_apis_apps_v1alpha1_PVCDiskSource(ref),
+		v1alpha1.RegistryDiskSource{}.OpenAPIModelName():  schema_pkg_apis_apps_v1alpha1_RegistryDiskSource(ref),
+		v1alpha1.SnapshotDiskSource{}.OpenAPIModelName():  schema_pkg_apis_apps_v1alpha1_SnapshotDiskSource(ref),
+		v1alpha1.VMDisk{}.OpenAPIModelName():              schema_pkg_apis_apps_v1alpha1_VMDisk(ref),
+		v1alpha1.VMDiskList{}.OpenAPIModelName():          schema_pkg_apis_apps_v1alpha1_VMDiskList(ref),
+		v1alpha1.VMDiskSource{}.OpenAPIModelName():        schema_pkg_apis_apps_v1alpha1_VMDiskSource(ref),
+		v1alpha1.VMDiskSpec{}.OpenAPIModelName():          schema_pkg_apis_apps_v1alpha1_VMDiskSpec(ref),
+		v1alpha1.VMDiskStatus{}.OpenAPIModelName():        schema_pkg_apis_apps_v1alpha1_VMDiskStatus(ref),
+		v1alpha1.VMInstance{}.OpenAPIModelName():          schema_pkg_apis_apps_v1alpha1_VMInstance(ref),
+		v1alpha1.VMInstanceDisk{}.OpenAPIModelName():      schema_pkg_apis_apps_v1alpha1_VMInstanceDisk(ref),
+		v1alpha1.VMInstanceList{}.OpenAPIModelName():      schema_pkg_apis_apps_v1alpha1_VMInstanceList(ref),
+		v1alpha1.VMInstanceSpec{}.OpenAPIModelName():      schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref),
+		v1alpha1.VMInstanceStatus{}.OpenAPIModelName():    schema_pkg_apis_apps_v1alpha1_VMInstanceStatus(ref),
+		v1alpha1.VMResources{}.OpenAPIModelName():         schema_pkg_apis_apps_v1alpha1_VMResources(ref),
+		resource.Quantity{}.OpenAPIModelName():            schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():         schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():             schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -298,21 +299,21 @@ func schema_pkg_apis_apps_v1alpha1_VMDisk(ref common.ReferenceCallback) common.O
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec is the desired disk.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSpec"),
+							Ref:         ref(v1alpha1.VMDiskSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is the disk as the storage backend reports it. Read-only.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskStatus"),
+							Ref:         ref(v1alpha1.VMDiskStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSpec", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.VMDiskSpec{}.OpenAPIModelName(), v1alpha1.VMDiskStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -351,7 +352,7 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskList(ref common.ReferenceCallback) comm
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDisk"),
+										Ref: ref(v1alpha1.VMDisk{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -362,7 +363,7 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskList(ref common.ReferenceCallback) comm
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDisk", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.VMDisk{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -376,32 +377,32 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskSource(ref common.ReferenceCallback) co
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "HTTP imports an image from an http or https URL.",
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.HTTPDiskSource"),
+							Ref:         ref(v1alpha1.HTTPDiskSource{}.OpenAPIModelName()),
 						},
 					},
 					"registry": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Registry imports an image from a container registry.",
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.RegistryDiskSource"),
+							Ref:         ref(v1alpha1.RegistryDiskSource{}.OpenAPIModelName()),
 						},
 					},
 					"pvc": {
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC clones an existing PersistentVolumeClaim.",
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.PVCDiskSource"),
+							Ref:         ref(v1alpha1.PVCDiskSource{}.OpenAPIModelName()),
 						},
 					},
 					"snapshot": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Snapshot restores an existing VolumeSnapshot.",
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.SnapshotDiskSource"),
+							Ref:         ref(v1alpha1.SnapshotDiskSource{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.HTTPDiskSource", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.PVCDiskSource", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.RegistryDiskSource", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.SnapshotDiskSource"},
+			v1alpha1.HTTPDiskSource{}.OpenAPIModelName(), v1alpha1.PVCDiskSource{}.OpenAPIModelName(), v1alpha1.RegistryDiskSource{}.OpenAPIModelName(), v1alpha1.SnapshotDiskSource{}.OpenAPIModelName()},
 	}
 }
 
@@ -416,7 +417,7 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskSpec(ref common.ReferenceCallback) comm
 						SchemaProps: spec.SchemaProps{
 							Description: "Source is where the disk's content comes from. At most one kind of source may be set; an empty source ({}) makes a blank disk. Immutable.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSource"),
+							Ref:         ref(v1alpha1.VMDiskSource{}.OpenAPIModelName()),
 						},
 					},
 					"optical": {
@@ -443,7 +444,7 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskSpec(ref common.ReferenceCallback) comm
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMDiskSource", resource.Quantity{}.OpenAPIModelName()},
+			v1alpha1.VMDiskSource{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -555,21 +556,21 @@ func schema_pkg_apis_apps_v1alpha1_VMInstance(ref common.ReferenceCallback) comm
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec is the desired virtual machine.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceSpec"),
+							Ref:         ref(v1alpha1.VMInstanceSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is the virtual machine as KubeVirt reports it. Read-only.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceStatus"),
+							Ref:         ref(v1alpha1.VMInstanceStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceSpec", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.VMInstanceSpec{}.OpenAPIModelName(), v1alpha1.VMInstanceStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -652,7 +653,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceList(ref common.ReferenceCallback) 
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstance"),
+										Ref: ref(v1alpha1.VMInstance{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -663,7 +664,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceList(ref common.ReferenceCallback) 
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstance", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.VMInstance{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -698,7 +699,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref common.ReferenceCallback) 
 					"resources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Resources overrides the instance type's CPU and memory, field by field.",
-							Ref:         ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMResources"),
+							Ref:         ref(v1alpha1.VMResources{}.OpenAPIModelName()),
 						},
 					},
 					"disks": {
@@ -718,7 +719,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref common.ReferenceCallback) 
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceDisk"),
+										Ref: ref(v1alpha1.VMInstanceDisk{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -749,7 +750,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref common.ReferenceCallback) 
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.ExternalPort"),
+										Ref: ref(v1alpha1.ExternalPort{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -785,7 +786,7 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceSpec(ref common.ReferenceCallback) 
 			},
 		},
 		Dependencies: []string{
-			"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.ExternalPort", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMInstanceDisk", "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1.VMResources"},
+			v1alpha1.ExternalPort{}.OpenAPIModelName(), v1alpha1.VMInstanceDisk{}.OpenAPIModelName(), v1alpha1.VMResources{}.OpenAPIModelName()},
 	}
 }
 

@@ -3,6 +3,7 @@
 // vm-apiserver as projections of KubeVirt and CDI objects.
 //
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=io.cozystack.apps.v1alpha1
 // +k8s:deepcopy-gen=package
 // +k8s:conversion-gen=github.com/cozystack/vm-apiserver/pkg/apis/apps
 // +k8s:defaulter-gen=TypeMeta

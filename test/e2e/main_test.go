@@ -1,0 +1,47 @@
+// Package e2e drives vm-apiserver end to end: a real etcd, kube-apiserver
+// and kube-controller-manager, vm-apiserver registered through an
+// APIService, and requests from the real kubectl and the generated client.
+// One control plane serves the whole package; each test works in namespaces
+// of its own.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/cozystack/vm-apiserver/test/environment"
+)
+
+var env *environment.Environment
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	repo, err := environment.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "vm-apiserver-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env, err = environment.Start(context.Background(), environment.Options{RepoRoot: repo, Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		return 1
+	}
+	code := m.Run()
+	env.Stop()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "control-plane logs kept in", env.LogDir)
+	}
+	return code
+}
