@@ -110,8 +110,7 @@ func (e *Environment) Stop() {
 // Kubectl runs the real kubectl as cluster admin (or as whoever args
 // impersonate) and returns its combined output.
 func (e *Environment) Kubectl(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.AdminKubeconfig)
+	cmd := e.KubectlCommand(ctx, args...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
@@ -120,6 +119,15 @@ func (e *Environment) Kubectl(ctx context.Context, stdin string, args ...string)
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// KubectlCommand is a kubectl command as cluster admin, for callers that
+// read its output as it comes (kubectl get -w). Its discovery cache stays in
+// the environment's directory.
+func (e *Environment) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.AdminKubeconfig, "KUBECACHEDIR="+filepath.Join(e.opts.Dir, "kubectl-cache"))
+	return cmd
 }
 
 // buildControlPlane runs the project's build script, which caches the
@@ -145,9 +153,9 @@ func buildServer(ctx context.Context, repo string) (string, error) {
 }
 
 type certificates struct {
-	clusterCA, frontProxyCA                                 *authority
+	clusterCA, frontProxyCA                                *authority
 	apiserverServing, admin, server, frontProxy, vmServing keyPair
-	serviceAccountKey                                       string
+	serviceAccountKey                                      string
 }
 
 func (e *Environment) makeCertificates() (*certificates, error) {

@@ -6,11 +6,11 @@ import (
 	"regexp"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 )

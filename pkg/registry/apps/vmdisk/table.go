@@ -63,4 +63,3 @@ func sourceSummary(src *apps.VMDiskSource) string {
 		return "blank"
 	}
 }
-

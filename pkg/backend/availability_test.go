@@ -1,0 +1,44 @@
+package backend
+
+import (
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	kubetesting "k8s.io/client-go/testing"
+)
+
+var dataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
+
+func TestAvailabilityRecoversWhenInstalled(t *testing.T) {
+	disco := &fakediscovery.FakeDiscovery{Fake: &kubetesting.Fake{}}
+	a := NewAvailability(disco)
+	now := time.Unix(0, 0)
+	a.now = func() time.Time { return now }
+
+	err := a.Require(dataVolumes, "CDI")
+	if !apierrors.IsServiceUnavailable(err) || err.Error() != "the backend resource datavolumes.cdi.kubevirt.io (CDI) is not installed in the cluster" {
+		t.Fatalf("missing: %v", err)
+	}
+
+	disco.Resources = []*metav1.APIResourceList{{GroupVersion: "cdi.kubevirt.io/v1beta1", APIResources: []metav1.APIResource{{Name: "datavolumes"}}}}
+	if err := a.Require(dataVolumes, "CDI"); err == nil {
+		t.Fatal("a missing resource is looked up again only after the recheck interval")
+	}
+	now = now.Add(recheckInterval)
+	if err := a.Require(dataVolumes, "CDI"); err != nil {
+		t.Fatalf("after install: %v", err)
+	}
+
+	disco.Resources = nil
+	if err := a.Require(dataVolumes, "CDI"); err != nil {
+		t.Fatalf("a served resource is trusted until forgotten: %v", err)
+	}
+	a.Forget(dataVolumes)
+	if err := a.Require(dataVolumes, "CDI"); !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("after forget: %v", err)
+	}
+}

@@ -1,0 +1,182 @@
+package projection
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+	"sigs.k8s.io/randfill"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+)
+
+// normalizeDisk makes a random disk one the API would accept after
+// defaulting: at most one source, a size and a class, no reserved keys, no
+// status (status is read from the backend, not written).
+func normalizeDisk(d *apps.VMDisk, pick uint8) {
+	src := d.Spec.Source
+	d.Spec.Source = apps.VMDiskSource{}
+	switch pick % 5 {
+	case 1:
+		if src.HTTP == nil {
+			src.HTTP = &apps.HTTPDiskSource{}
+		}
+		d.Spec.Source.HTTP = src.HTTP
+		for k, v := range d.Spec.Source.HTTP.Headers {
+			delete(d.Spec.Source.HTTP.Headers, k)
+			d.Spec.Source.HTTP.Headers[fmt.Sprintf("X-%x", k)] = fmt.Sprintf("%x", v)
+		}
+		if len(d.Spec.Source.HTTP.Headers) == 0 {
+			d.Spec.Source.HTTP.Headers = nil
+		}
+	case 2:
+		if src.Registry == nil {
+			src.Registry = &apps.RegistryDiskSource{}
+		}
+		d.Spec.Source.Registry = src.Registry
+	case 3:
+		if src.PVC == nil {
+			src.PVC = &apps.PVCDiskSource{}
+		}
+		d.Spec.Source.PVC = src.PVC
+	case 4:
+		if src.Snapshot == nil {
+			src.Snapshot = &apps.SnapshotDiskSource{}
+		}
+		d.Spec.Source.Snapshot = src.Snapshot
+	}
+	size := resource.MustParse(fmt.Sprintf("%dGi", 1+int(pick)))
+	d.Spec.Storage = &size
+	if d.Spec.StorageClass == "" {
+		d.Spec.StorageClass = "replicated"
+	}
+	d.Status = apps.VMDiskStatus{}
+	d.TypeMeta = metav1.TypeMeta{}
+	d.Labels = withoutReserved(d.Labels)
+	d.Annotations = withoutReserved(d.Annotations)
+	// Fields the backend owns are not written and come back from it.
+	d.UID, d.Generation, d.CreationTimestamp, d.DeletionTimestamp, d.DeletionGracePeriodSeconds = "", 0, metav1.Time{}, nil, nil
+	d.SelfLink = ""
+	for i := range d.ManagedFields {
+		d.ManagedFields[i].Time = nil
+		d.ManagedFields[i].FieldsV1 = nil
+	}
+	if len(d.ManagedFields) == 0 {
+		d.ManagedFields = nil
+	}
+}
+
+// TestVMDiskRoundTrip writes random disks to DataVolumes and reads them
+// back: the result must be the disk that was written.
+func TestVMDiskRoundTrip(t *testing.T) {
+	filler := randfill.New().NilChance(0.3).NumElements(0, 3)
+	for i := range 2000 {
+		var disk apps.VMDisk
+		filler.Fill(&disk)
+		normalizeDisk(&disk, uint8(i))
+		assertVMDiskRoundTrip(t, &disk)
+	}
+}
+
+// FuzzVMDiskRoundTrip is the same property under the coverage-guided fuzzer
+// (go test -fuzz=FuzzVMDiskRoundTrip ./pkg/projection).
+func FuzzVMDiskRoundTrip(f *testing.F) {
+	f.Add([]byte("seed"), uint8(1))
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, pick uint8) {
+		var disk apps.VMDisk
+		randfill.NewFromGoFuzz(data).NilChance(0.3).NumElements(0, 3).Fill(&disk)
+		normalizeDisk(&disk, pick)
+		assertVMDiskRoundTrip(t, &disk)
+	})
+}
+
+func assertVMDiskRoundTrip(t *testing.T, disk *apps.VMDisk) {
+	t.Helper()
+	dv, err := DataVolumeFor(disk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dv.Labels[KindLabel] != VMDiskKind {
+		t.Fatalf("the DataVolume lacks the kind label: %v", dv.Labels)
+	}
+	back, err := VMDiskFrom(dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Equal as the API sees them: an empty map or list is no map or list.
+	if diff := cmp.Diff(disk, back, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 }),
+		cmp.Transformer("emptyNil", func(m map[string]string) map[string]string {
+			if len(m) == 0 {
+				return nil
+			}
+			return m
+		})); diff != "" {
+		t.Fatalf("round trip changed the disk (-written +read):\n%s", diff)
+	}
+}
+
+// TestVMDiskUpdateKeepsBackendFields checks that an update changes only
+// what the VMDisk maps and keeps what others wrote on the DataVolume:
+// its uid, status and the annotations it read.
+func TestVMDiskUpdateKeepsBackendFields(t *testing.T) {
+	size := resource.MustParse("10Gi")
+	disk := &apps.VMDisk{
+		ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "ns", Labels: map[string]string{"a": "1"}},
+		Spec:       apps.VMDiskSpec{Storage: &size, StorageClass: "replicated", Optical: true},
+	}
+	current, err := DataVolumeFor(disk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current.UID = "uid-1"
+	current.Annotations["cdi.kubevirt.io/storage.bind.immediate.requested"] = "true"
+	current.Status.Phase = "Succeeded"
+
+	// The update starts from the object as read, as the store does.
+	grown, err := VMDiskFrom(current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown.Spec.Storage = resource.NewQuantity(20<<30, resource.BinarySI)
+	grown.Spec.Optical = false
+	grown.Labels = map[string]string{"b": "2"}
+	if grown.Status.Phase != "Succeeded" {
+		t.Fatalf("status not read: %+v", grown.Status)
+	}
+	updated, err := DataVolumeFor(grown, current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.UID != "uid-1" || updated.Status.Phase != "Succeeded" ||
+		updated.Annotations["cdi.kubevirt.io/storage.bind.immediate.requested"] != "true" {
+		t.Errorf("backend fields lost: %+v", updated.ObjectMeta)
+	}
+	if _, ok := updated.Annotations[OpticalAnnotation]; ok {
+		t.Error("the optical marker stayed after optical was turned off")
+	}
+	if updated.Labels["b"] != "2" || updated.Labels["a"] != "" || updated.Labels[KindLabel] != VMDiskKind {
+		t.Errorf("labels: %v", updated.Labels)
+	}
+	if got := updated.Spec.Storage.Resources.Requests.Storage().String(); got != "20Gi" {
+		t.Errorf("storage: %s", got)
+	}
+}
+
+// TestVMDiskFromUnsupportedSource checks that a DataVolume changed by hand
+// to a source VMDisk cannot express is reported, not misread.
+func TestVMDiskFromUnsupportedSource(t *testing.T) {
+	size := resource.MustParse("1Gi")
+	dv, err := DataVolumeFor(&apps.VMDisk{Spec: apps.VMDiskSpec{Storage: &size}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv.Spec.Source.Blank = nil
+	dv.Spec.Source.Upload = &cdiv1.DataVolumeSourceUpload{}
+	if _, err := VMDiskFrom(dv); err == nil {
+		t.Fatal("an upload source read as a VMDisk")
+	}
+}

@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+)
+
+// TestMissingBackendCRD removes the DataVolume CRD (as on a cluster without
+// CDI): vm-apiserver keeps serving discovery, answers 503 naming what is
+// missing, and recovers by itself once the CRD is back.
+func TestMissingBackendCRD(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	crd := "../../artifacts/testing/backend-crds/cdi.kubevirt.io_datavolumes.yaml"
+	// Whatever happens, later tests need the CRD back.
+	t.Cleanup(func() {
+		_, _ = env.Kubectl(context.Background(), "", "apply", "--server-side", "-f", crd)
+		_, _ = env.Kubectl(context.Background(), "", "wait", "--for=condition=Established", "-f", crd)
+	})
+	kubectl(t, "delete", "-f", crd, "--wait=true")
+
+	eventually(t, "vmdisks to answer 503", func() (bool, string) {
+		_, err := c.apps.AppsV1alpha1().VMDisks(ns).List(ctx, metav1.ListOptions{})
+		return apierrors.IsServiceUnavailable(err) && strings.Contains(err.Error(), "datavolumes.cdi.kubevirt.io"), "last error: " + errString(err)
+	})
+	_, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("while-missing", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("create while CDI is missing: want 503, got %v", err)
+	}
+	if out, err := env.Kubectl(ctx, "", "get", "vmdisk", "-n", ns); err == nil || !strings.Contains(out, "datavolumes.cdi.kubevirt.io") {
+		t.Fatalf("kubectl get vmdisk should explain what is missing: %v\n%s", err, out)
+	}
+	out := kubectl(t, "api-resources", "--api-group=apps.cozystack.io")
+	if !strings.Contains(out, "vmdisks") {
+		t.Fatalf("discovery must keep listing vmdisks:\n%s", out)
+	}
+
+	kubectl(t, "apply", "--server-side", "-f", crd)
+	kubectl(t, "wait", "--for=condition=Established", "-f", crd)
+	eventually(t, "vmdisks to recover", func() (bool, string) {
+		_, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("after-recovery", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
+		return err == nil, "last error: " + errString(err)
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return err.Error()
+}

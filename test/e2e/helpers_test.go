@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"kubevirt.io/client-go/containerizeddataimporter"
+
+	"github.com/cozystack/vm-apiserver/pkg/generated/clientset/versioned"
+)
+
+// eventuallyTimeout bounds waits for the projection to reflect a backend
+// change; they are event driven and normally end in milliseconds.
+const eventuallyTimeout = 30 * time.Second
+
+type clients struct {
+	kube kubernetes.Interface
+	apps versioned.Interface
+	cdi  containerizeddataimporter.Interface
+}
+
+func newClients(t *testing.T) clients {
+	t.Helper()
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := versioned.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdi, err := containerizeddataimporter.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clients{kube: kube, apps: apps, cdi: cdi}
+}
+
+var namespaceCounter atomic.Int32
+
+// newNamespace creates a namespace for one test and deletes it afterwards.
+func newNamespace(t *testing.T, c clients) string {
+	t.Helper()
+	name := fmt.Sprintf("e2e-%s-%d", strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), namespaceCounter.Add(1))
+	if len(name) > 63 {
+		name = strings.TrimRight(name[len(name)-63:], "-")
+		name = strings.TrimLeft(name, "-")
+	}
+	ensureNamespace(t, c, name)
+	return name
+}
+
+// ensureNamespace creates namespace name unless it exists, and deletes it
+// after the test if it created it.
+func ensureNamespace(t *testing.T, c clients, name string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		if _, getErr := c.kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{}); getErr != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Cleanup(func() {
+		_ = c.kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+}
+
+// kubectl runs the real kubectl as cluster admin and fails the test on error.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := env.Kubectl(context.Background(), "", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// kubectlStdin is kubectl with a manifest on standard input.
+func kubectlStdin(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := env.Kubectl(context.Background(), stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls condition until it holds, failing the test with the last
+// reason it gave if it never does.
+func eventually(t *testing.T, what string, condition func() (bool, string)) {
+	t.Helper()
+	var reason string
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, eventuallyTimeout, true, func(context.Context) (bool, error) {
+		var ok bool
+		ok, reason = condition()
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: never happened: %s", what, reason)
+	}
+}
+
+// example is the path of a manifest in artifacts/examples.
+func example(name string) string {
+	return "../../artifacts/examples/" + name
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}

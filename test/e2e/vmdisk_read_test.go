@@ -1,0 +1,307 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/pkg/generated/informers/externalversions"
+)
+
+// setDataVolumeStatus writes DataVolume status the way CDI's controller
+// would; CDI does not run in the test cluster.
+func setDataVolumeStatus(t *testing.T, c clients, ns, name string, phase cdiv1.DataVolumePhase, progress string) {
+	t.Helper()
+	ctx := context.Background()
+	dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv.Status.Phase = phase
+	dv.Status.Progress = cdiv1.DataVolumeProgress(progress)
+	dv.Status.ClaimName = name
+	dv.Status.Conditions = []cdiv1.DataVolumeCondition{{
+		Type: cdiv1.DataVolumeRunning, Status: "True", Reason: "Pod is running", LastTransitionTime: metav1.Now(),
+	}}
+	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).UpdateStatus(ctx, dv, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVMDiskStatusFromDataVolume checks that status is read from the
+// DataVolume.
+func TestVMDiskStatusFromDataVolume(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("importing", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setDataVolumeStatus(t, c, ns, "importing", cdiv1.ImportInProgress, "45.20%")
+	disk, err := c.apps.AppsV1alpha1().VMDisks(ns).Get(ctx, "importing", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := disk.Status
+	if s.Phase != "ImportInProgress" || s.Progress != "45.20%" || s.ClaimName != "importing" ||
+		len(s.Conditions) != 1 || s.Conditions[0].Type != "Running" || s.Conditions[0].Status != metav1.ConditionTrue {
+		t.Fatalf("status: %+v", s)
+	}
+	rows := tableRows(t, kubectl(t, "get", "vmdisk", "importing", "-n", ns))
+	if got := strings.Join(rows[1][:3], " "); got != "importing ImportInProgress 45.20%" {
+		t.Fatalf("kubectl get row: %v", rows[1])
+	}
+}
+
+// TestKubectlWatchSeesDataVolumeStatus runs `kubectl get vmdisk -w` and
+// changes the DataVolume's status underneath.
+func TestKubectlWatchSeesDataVolumeStatus(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("watched", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := env.KubectlCommand(ctx, "get", "vmdisk", "-w", "-n", ns)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+	}()
+	waitLine := func(want string) {
+		t.Helper()
+		timeout := time.After(eventuallyTimeout)
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("kubectl get -w ended before printing %q", want)
+				}
+				if strings.Contains(line, want) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("kubectl get -w never printed %q", want)
+			}
+		}
+	}
+	waitLine("watched")
+	setDataVolumeStatus(t, c, ns, "watched", cdiv1.ImportInProgress, "12.00%")
+	waitLine("12.00%")
+	setDataVolumeStatus(t, c, ns, "watched", cdiv1.Succeeded, "100.0%")
+	waitLine("Succeeded")
+}
+
+// TestVMDiskInformer builds an informer from the generated clientset and
+// checks that it syncs and sees adds, updates and deletes.
+func TestVMDiskInformer(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	disks := c.apps.AppsV1alpha1().VMDisks(ns)
+	if _, err := disks.Create(ctx, newDisk("before", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	factory := externalversions.NewSharedInformerFactoryWithOptions(c.apps, 0, externalversions.WithNamespace(ns))
+	informer := factory.Apps().V1alpha1().VMDisks()
+	events := make(chan string, 100)
+	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) { events <- "add " + obj.(*appsv1alpha1.VMDisk).Name },
+		UpdateFunc: func(_, obj interface{}) {
+			d := obj.(*appsv1alpha1.VMDisk)
+			events <- "update " + d.Name + " " + d.Status.Phase
+		},
+		DeleteFunc: func(obj interface{}) {
+			if d, ok := obj.(*appsv1alpha1.VMDisk); ok {
+				events <- "delete " + d.Name
+			}
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	syncCtx, syncCancel := context.WithTimeout(ctx, eventuallyTimeout)
+	defer syncCancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), informer.Informer().HasSynced) {
+		t.Fatal("the informer never synced")
+	}
+	if _, err := informer.Lister().VMDisks(ns).Get("before"); err != nil {
+		t.Fatalf("the lister misses an object that existed before: %v", err)
+	}
+	expect := func(want string) {
+		t.Helper()
+		timeout := time.After(eventuallyTimeout)
+		for {
+			select {
+			case got := <-events:
+				if got == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("the informer never saw %q", want)
+			}
+		}
+	}
+	expect("add before")
+	if _, err := disks.Create(ctx, newDisk("after", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("add after")
+	setDataVolumeStatus(t, c, ns, "after", cdiv1.Succeeded, "100.0%")
+	expect("update after Succeeded")
+	if err := disks.Delete(ctx, "after", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("delete after")
+}
+
+// TestVMDiskWatchList checks the WatchList protocol directly: existing
+// objects replayed, then a bookmark marking the end of the initial events.
+func TestVMDiskWatchList(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyTimeout)
+	defer cancel()
+	for _, name := range []string{"one", "two"} {
+		if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendInitialEvents := true
+	w, err := c.apps.AppsV1alpha1().VMDisks(ns).Watch(ctx, metav1.ListOptions{
+		SendInitialEvents:    &sendInitialEvents,
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+		AllowWatchBookmarks:  true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var added []string
+	for event := range w.ResultChan() {
+		switch event.Type {
+		case watch.Added:
+			added = append(added, event.Object.(*appsv1alpha1.VMDisk).Name)
+		case watch.Bookmark:
+			d := event.Object.(*appsv1alpha1.VMDisk)
+			if d.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
+				continue
+			}
+			if strings.Join(added, ",") != "one,two" || d.ResourceVersion == "" {
+				t.Fatalf("initial events %v, bookmark resourceVersion %q", added, d.ResourceVersion)
+			}
+			return
+		default:
+			t.Fatalf("unexpected %s event: %+v", event.Type, event.Object)
+		}
+	}
+	t.Fatal("the watch ended without the initial-events-end bookmark")
+}
+
+// TestVMDiskListing checks selectors, paging and that DataVolumes which are
+// not VMDisks stay hidden.
+func TestVMDiskListing(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	disks := c.apps.AppsV1alpha1().VMDisks(ns)
+	for _, name := range []string{"a", "b", "c"} {
+		d := newDisk(name, appsv1alpha1.VMDiskSpec{})
+		d.Labels = map[string]string{"tier": map[string]string{"a": "gold", "b": "gold", "c": "bronze"}[name]}
+		if _, err := disks.Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := &cdiv1.DataVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "not-a-vmdisk", Labels: map[string]string{"tier": "gold"}},
+		Spec:       cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}},
+	}
+	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).Create(ctx, plain, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	names := func(list *appsv1alpha1.VMDiskList) string {
+		var out []string
+		for _, d := range list.Items {
+			out = append(out, d.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	list, err := disks.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names(list) != "a,b,c" {
+		t.Fatalf("list: %s", names(list))
+	}
+	if list, err = disks.List(ctx, metav1.ListOptions{LabelSelector: "tier=gold"}); err != nil || names(list) != "a,b" {
+		t.Fatalf("label selector tier=gold: %v %v", names(list), err)
+	}
+	if list, err = disks.List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=b"}); err != nil || names(list) != "b" {
+		t.Fatalf("field selector metadata.name=b: %v %v", names(list), err)
+	}
+	if _, err = disks.List(ctx, metav1.ListOptions{FieldSelector: "spec.nothing=x"}); !apierrors.IsBadRequest(err) {
+		t.Fatalf("an unknown field selector should be 400, got %v", err)
+	}
+	if _, err := disks.Get(ctx, "not-a-vmdisk", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a DataVolume without the marker label must not read as a VMDisk: %v", err)
+	}
+
+	var paged []string
+	opts := metav1.ListOptions{Limit: 1}
+	for {
+		page, err := disks.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 1 {
+			t.Fatalf("limit 1 returned %d items", len(page.Items))
+		}
+		// kube-apiserver may end on an empty page: it cannot know whether
+		// objects after the last match would match the selector.
+		if len(page.Items) == 1 {
+			paged = append(paged, page.Items[0].Name)
+		}
+		if page.Continue == "" {
+			break
+		}
+		opts.Continue = page.Continue
+	}
+	if strings.Join(paged, ",") != "a,b,c" {
+		t.Fatalf("pages: %v", paged)
+	}
+
+	out := kubectl(t, "get", "vmdisk", "-n", ns, "--chunk-size=1", "-o", "json")
+	var printed appsv1alpha1.VMDiskList
+	if err := json.NewDecoder(io.Reader(strings.NewReader(out))).Decode(&printed); err != nil {
+		t.Fatal(err)
+	}
+	if names(&printed) != "a,b,c" {
+		t.Fatalf("kubectl --chunk-size=1: %s", names(&printed))
+	}
+}
