@@ -6,17 +6,21 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"kubevirt.io/client-go/containerizeddataimporter"
+	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
+	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vminstance"
 )
 
-// Config is the generic server configuration plus how to reach the backend.
+// Config is the generic server configuration plus the profile catalogue.
 type Config struct {
 	GenericConfig *genericapiserver.RecommendedConfig
+	Profiles      catalogue.Catalogue
 }
 
 // Server is a running vm-apiserver.
@@ -34,19 +38,22 @@ func (c *Config) New() (*Server, error) {
 	}
 
 	backendConfig := c.GenericConfig.ClientConfig
-	cdi, err := containerizeddataimporter.NewForConfig(backendConfig)
-	if err != nil {
+	var clients vminstance.Clients
+	if clients.Kube, err = kubernetes.NewForConfig(backendConfig); err != nil {
 		return nil, err
 	}
-	disco, err := discovery.NewDiscoveryClientForConfig(backendConfig)
-	if err != nil {
+	if clients.KubeVirt, err = kubevirtclient.NewForConfig(backendConfig); err != nil {
 		return nil, err
 	}
-	availability := backend.NewAvailability(disco)
+	if clients.CDI, err = containerizeddataimporter.NewForConfig(backendConfig); err != nil {
+		return nil, err
+	}
+	availability := backend.NewAvailability(clients.Kube.Discovery())
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
-		"vmdisks": vmdisk.NewREST(cdi, availability, Scheme),
+		"vmdisks":     vmdisk.NewREST(clients.CDI, clients.KubeVirt, availability, Scheme),
+		"vminstances": vminstance.NewREST(clients, c.Profiles, availability, Scheme),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

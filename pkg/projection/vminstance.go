@@ -507,3 +507,22 @@ func setKeyIf(m *map[string]string, key, value string) {
 	}
 	(*m)[key] = value
 }
+
+// AttachedVMDisks are the VMDisks (DataVolumes not made from the VM's own
+// templates) that vm attaches.
+func AttachedVMDisks(vm *kubevirtv1.VirtualMachine) []string {
+	if vm.Spec.Template == nil {
+		return nil
+	}
+	templates := map[string]bool{}
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		templates[t.Name] = true
+	}
+	var names []string
+	for _, v := range vm.Spec.Template.Spec.Volumes {
+		if v.DataVolume != nil && !templates[v.DataVolume.Name] {
+			names = append(names, v.DataVolume.Name)
+		}
+	}
+	return names
+}

@@ -296,8 +296,8 @@ func (e *Environment) waitHealthy(ctx context.Context, kas *process) error {
 	})
 }
 
-// installBackend installs the KubeVirt and CDI CRDs and what vm-apiserver
-// needs to run: its namespace and its identity's rights.
+// installBackend installs the KubeVirt and CDI CRDs, the catalogue, and
+// what vm-apiserver needs to run: its namespace and its identity's rights.
 func (e *Environment) installBackend(ctx context.Context) error {
 	crds := filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "backend-crds")
 	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", crds); err != nil {
@@ -305,6 +305,15 @@ func (e *Environment) installBackend(ctx context.Context) error {
 	}
 	if _, err := e.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s", "-f", crds); err != nil {
 		return err
+	}
+	// The instance types, preferences and OS images VMInstances refer to.
+	for _, manifests := range []string{
+		filepath.Join(e.opts.RepoRoot, "artifacts", "catalogue"),
+		filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "os-images.yaml"),
+	} {
+		if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", manifests); err != nil {
+			return err
+		}
 	}
 	client, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {

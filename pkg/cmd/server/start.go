@@ -17,12 +17,16 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 	"github.com/cozystack/vm-apiserver/pkg/apiserver"
+	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	generatedopenapi "github.com/cozystack/vm-apiserver/pkg/generated/openapi"
 )
 
 // Options are the command-line options of vm-apiserver.
 type Options struct {
 	RecommendedOptions *genericoptions.RecommendedOptions
+	// ProfileCatalogue is a YAML file mapping OS profiles to preferences and
+	// images; empty means the contract's table.
+	ProfileCatalogue string
 }
 
 // NewOptions returns the default options: delegated authentication and
@@ -51,6 +55,8 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	}
 	cmd.SetContext(ctx)
 	o.RecommendedOptions.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&o.ProfileCatalogue, "profile-catalogue", "",
+		"YAML file mapping each instanceProfile to {preference, image, imagesNamespace}; defaults to the built-in table")
 	return cmd
 }
 
@@ -77,7 +83,11 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(config); err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: config}, nil
+	profiles, err := catalogue.Load(o.ProfileCatalogue)
+	if err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{GenericConfig: config, Profiles: profiles}, nil
 }
 
 // Run starts the server and blocks until ctx ends.

@@ -34,6 +34,12 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	Items(list L) []B
 	// ToPublic projects a primary backend object.
 	ToPublic(ctx context.Context, primary B) (runtime.Object, error)
+	// ToPublicList projects the primaries of one list or watch in
+	// namespace ("" for all), reading what they join in once for all of
+	// them. An object that does not project is nil in the result.
+	ToPublicList(ctx context.Context, namespace string, primaries []B) ([]runtime.Object, error)
+	// CheckDelete refuses deleting a primary object still in use (409).
+	CheckDelete(ctx context.Context, primary B) error
 	// Create writes the backend objects of a validated new public object
 	// and returns the primary one. opts.DryRun must reach every write.
 	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)

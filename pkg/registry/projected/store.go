@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/klog/v2"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
@@ -108,17 +107,18 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 	if err != nil {
 		return nil, s.publicError(err, "")
 	}
-	out := s.NewListFunc()
-	items := make([]runtime.Object, 0, len(s.Resource.Items(list)))
-	for _, primary := range s.Resource.Items(list) {
-		obj, err := s.Resource.ToPublic(ctx, primary)
-		if err != nil {
-			// One unreadable object must not hide the others.
-			klog.ErrorS(err, "Skipping backend object that does not project", "kind", s.Kind, "namespace", primary.GetNamespace(), "name", primary.GetName())
-			continue
-		}
-		items = append(items, obj)
+	projected, err := s.Resource.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), s.Resource.Items(list))
+	if err != nil {
+		return nil, s.publicError(err, "")
 	}
+	items := make([]runtime.Object, 0, len(projected))
+	for _, obj := range projected {
+		// One unreadable object must not hide the others.
+		if obj != nil {
+			items = append(items, obj)
+		}
+	}
+	out := s.NewListFunc()
 	if err := meta.SetList(out, items); err != nil {
 		return nil, err
 	}
@@ -268,6 +268,9 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 		return nil, false, err
 	}
 	if _, _, err := rest.BeforeDelete(s.Strategy, ctx, obj, options); err != nil {
+		return nil, false, err
+	}
+	if err := s.Resource.CheckDelete(ctx, current); err != nil {
 		return nil, false, err
 	}
 	if deleteValidation != nil {

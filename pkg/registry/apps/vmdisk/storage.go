@@ -2,6 +2,12 @@ package vmdisk
 
 import (
 	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,10 +27,11 @@ var DataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version:
 // Store is the REST storage of VMDisks.
 type Store = projected.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
 
-// NewREST returns the VMDisk storage over the DataVolumes reached by cdi.
-func NewREST(cdi containerizeddataimporter.Interface, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+// NewREST returns the VMDisk storage over the DataVolumes reached by cdi;
+// kubevirt tells which VMInstances use each disk.
+func NewREST(cdi containerizeddataimporter.Interface, kubevirt kubevirtclient.Interface, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        dataVolumes{cdi: cdi},
+		Resource:        dataVolumes{cdi: cdi, kubevirt: kubevirt},
 		PublicResource:  apps.Resource("vmdisks"),
 		SingularName:    "vmdisk",
 		Kind:            projection.VMDiskKind,
@@ -42,7 +49,8 @@ func NewREST(cdi containerizeddataimporter.Interface, availability *backend.Avai
 
 // dataVolumes reads and writes the DataVolume of each VMDisk.
 type dataVolumes struct {
-	cdi containerizeddataimporter.Interface
+	cdi      containerizeddataimporter.Interface
+	kubevirt kubevirtclient.Interface
 }
 
 func (d dataVolumes) Client(namespace string) projected.Client[*cdiv1.DataVolume, *cdiv1.DataVolumeList] {
@@ -57,8 +65,72 @@ func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
 	return items
 }
 
-func (dataVolumes) ToPublic(_ context.Context, dv *cdiv1.DataVolume) (runtime.Object, error) {
-	return projection.VMDiskFrom(dv)
+func (d dataVolumes) ToPublic(ctx context.Context, dv *cdiv1.DataVolume) (runtime.Object, error) {
+	users, err := d.users(ctx, dv.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return diskWithUsers(dv, users)
+}
+
+func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*cdiv1.DataVolume) ([]runtime.Object, error) {
+	users, err := d.users(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, len(dvs))
+	for i, dv := range dvs {
+		disk, err := diskWithUsers(dv, users)
+		if err != nil {
+			klog.ErrorS(err, "Skipping DataVolume that is not a readable VMDisk", "namespace", dv.Namespace, "name", dv.Name)
+			continue
+		}
+		out[i] = disk
+	}
+	return out, nil
+}
+
+// CheckDelete refuses to delete a disk a VMInstance still attaches.
+func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) error {
+	users, err := d.users(ctx, dv.Namespace)
+	if err != nil {
+		return err
+	}
+	if names := users[dv.Namespace+"/"+dv.Name]; len(names) > 0 {
+		return apierrors.NewConflict(apps.Resource("vmdisks"), dv.Name,
+			fmt.Errorf("the disk is attached to VMInstance %s; detach it first", strings.Join(names, ", ")))
+	}
+	return nil
+}
+
+// users maps "namespace/disk" to the VMInstances in namespace that attach
+// the disk. Without KubeVirt installed no disk has users.
+func (d dataVolumes) users(ctx context.Context, namespace string) (map[string][]string, error) {
+	vms, err := d.kubevirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.KindLabel + "=" + projection.VMInstanceKind})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for i := range vms.Items {
+		vm := &vms.Items[i]
+		for _, disk := range projection.AttachedVMDisks(vm) {
+			key := vm.Namespace + "/" + disk
+			users[key] = append(users[key], vm.Name)
+		}
+	}
+	return users, nil
+}
+
+func diskWithUsers(dv *cdiv1.DataVolume, users map[string][]string) (*apps.VMDisk, error) {
+	disk, err := projection.VMDiskFrom(dv)
+	if err != nil {
+		return nil, err
+	}
+	disk.Status.UsedBy = users[dv.Namespace+"/"+dv.Name]
+	return disk, nil
 }
 
 func (d dataVolumes) Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (*cdiv1.DataVolume, error) {

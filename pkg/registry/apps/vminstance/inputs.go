@@ -1,0 +1,108 @@
+package vminstance
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// resolveInputs looks up what a VMInstance refers to: its profile in the
+// catalogue and the cluster preference, the instance type, the OS image of
+// its root disk and the VMDisks it attaches. Anything missing is a 422
+// naming the field and, for catalogue entries, what exists instead.
+func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstance) (projection.VMInstanceInputs, error) {
+	var in projection.VMInstanceInputs
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+
+	profile, ok := v.profiles.Lookup(inst.Spec.InstanceProfile)
+	if !ok {
+		errs = append(errs, field.NotSupported(spec.Child("instanceProfile"), inst.Spec.InstanceProfile, v.profiles.Names()))
+	} else {
+		in.Profile = profile
+		_, err := v.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterPreferences().Get(ctx, profile.Preference, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			errs = append(errs, field.Invalid(spec.Child("instanceProfile"), inst.Spec.InstanceProfile,
+				fmt.Sprintf("its preference %q is not installed in the cluster", profile.Preference)))
+		case err != nil:
+			return in, err
+		}
+		if root := firstInlineDisk(inst); root >= 0 && profile.Image != "" {
+			_, err := v.CDI.CdiV1beta1().DataSources(profile.ImagesNamespace).Get(ctx, profile.Image, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				errs = append(errs, field.Invalid(spec.Child("instanceProfile"), inst.Spec.InstanceProfile,
+					fmt.Sprintf("its OS image (DataSource %s/%s) for the root disk %q does not exist", profile.ImagesNamespace, profile.Image, inst.Spec.Disks[root].Name)))
+			case err != nil:
+				return in, err
+			}
+		}
+	}
+
+	if name := inst.Spec.InstanceType; name != "" {
+		spec, err := v.instanceTypeSpec(ctx, name)
+		if err != nil {
+			return in, err
+		}
+		if spec == nil {
+			available, err := v.instanceTypeNames(ctx)
+			if err != nil {
+				return in, err
+			}
+			errs = append(errs, field.NotSupported(field.NewPath("spec", "instanceType"), name, available))
+		}
+		in.InstanceType = spec
+	}
+
+	in.Optical = map[string]bool{}
+	for i, d := range inst.Spec.Disks {
+		if d.Size != nil {
+			continue
+		}
+		dv, err := v.CDI.CdiV1beta1().DataVolumes(inst.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err), err == nil && dv.Labels[projection.KindLabel] != projection.VMDiskKind:
+			errs = append(errs, field.NotFound(spec.Child("disks").Index(i).Child("name"), d.Name))
+		case err != nil:
+			return in, err
+		default:
+			in.Optical[d.Name] = dv.Annotations[projection.OpticalAnnotation] == "true"
+		}
+	}
+	if len(errs) > 0 {
+		return in, apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: projection.VMInstanceKind}, inst.Name, errs)
+	}
+	return in, nil
+}
+
+func firstInlineDisk(inst *apps.VMInstance) int {
+	for i, d := range inst.Spec.Disks {
+		if d.Size != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+func (v *virtualMachines) instanceTypeNames(ctx context.Context) ([]string, error) {
+	list, err := v.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, it := range list.Items {
+		names = append(names, it.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+

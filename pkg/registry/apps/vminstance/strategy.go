@@ -1,0 +1,76 @@
+// Package vminstance serves VMInstances over KubeVirt VirtualMachines and
+// the Services and Secrets that go with them.
+package vminstance
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// strategy is the create, update and delete behaviour of VMInstances. Rules
+// that need cluster facts (the catalogue, attached disks) are checked by the
+// storage before it writes.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+func newStrategy(typer runtime.ObjectTyper) strategy {
+	return strategy{typer, names.SimpleNameGenerator}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+// PrepareForCreate drops any status the client sent: it is read from the
+// backend.
+func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	obj.(*apps.VMInstance).Status = apps.VMInstanceStatus{}
+}
+
+// PrepareForUpdate keeps the status, which clients cannot write.
+func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	obj.(*apps.VMInstance).Status = old.(*apps.VMInstance).Status
+}
+
+func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	inst := obj.(*apps.VMInstance)
+	return append(validation.ValidateVMInstance(inst), validateReservedDiskNames(inst)...)
+}
+
+func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	inst := obj.(*apps.VMInstance)
+	return append(validation.ValidateVMInstanceUpdate(inst, old.(*apps.VMInstance)), validateReservedDiskNames(inst)...)
+}
+
+// validateReservedDiskNames keeps disks off the name of the VM's cloud-init
+// volume.
+func validateReservedDiskNames(inst *apps.VMInstance) field.ErrorList {
+	var errs field.ErrorList
+	for i, d := range inst.Spec.Disks {
+		if d.Name == projection.CloudInitVolume {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "disks").Index(i).Child("name"), d.Name, "is reserved for the cloud-init volume"))
+		}
+	}
+	return errs
+}
+
+func (strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {
+	return validation.VMInstanceWarnings(obj.(*apps.VMInstance))
+}
+
+func (strategy) WarningsOnUpdate(_ context.Context, obj, _ runtime.Object) []string {
+	return validation.VMInstanceWarnings(obj.(*apps.VMInstance))
+}
+
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (strategy) Canonicalize(runtime.Object) {}

@@ -1,0 +1,67 @@
+package vminstance
+
+import (
+	"context"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/registry/tables"
+)
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "Name of the virtual machine."},
+	{Name: "Status", Type: "string", Description: "Printable status of the VirtualMachine."},
+	{Name: "Ready", Type: "boolean", Description: "Whether the machine runs and is ready."},
+	{Name: "Type", Type: "string", Description: "Instance type."},
+	{Name: "Profile", Type: "string", Description: "OS profile."},
+	{Name: "IP", Type: "string", Description: "First IP address of the running machine."},
+	{Name: "External-IP", Type: "string", Description: "Load balancer address while external."},
+	{Name: "Age", Type: "string", Format: "date", Description: "Time since creation."},
+	{Name: "CPU", Type: "string", Priority: 1, Description: "Virtual CPUs the machine gets."},
+	{Name: "Memory", Type: "string", Priority: 1, Description: "Guest memory the machine gets."},
+	{Name: "Node", Type: "string", Priority: 1, Description: "Node the machine runs on."},
+}
+
+// tableConvertor renders VMInstances for kubectl get.
+type tableConvertor struct{}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	return tables.Build(columns, obj, func(o runtime.Object) ([]interface{}, error) {
+		inst := o.(*apps.VMInstance)
+		s := &inst.Status
+		instanceType := inst.Spec.InstanceType
+		if inst.Spec.Resources != nil {
+			instanceType = strings.TrimPrefix(instanceType+"+custom", "+")
+		}
+		return []interface{}{
+			inst.Name,
+			s.Phase,
+			s.Ready,
+			instanceType,
+			inst.Spec.InstanceProfile,
+			strings.Join(firstOf(s.IPAddresses), ""),
+			s.ExternalIP,
+			tables.Age(inst.CreationTimestamp),
+			quantityString(s.CPU),
+			quantityString(s.Memory),
+			s.NodeName,
+		}, nil
+	})
+}
+
+func firstOf(list []string) []string {
+	if len(list) > 1 {
+		return list[:1]
+	}
+	return list
+}
+
+func quantityString(q interface{ String() string }) string {
+	if q == nil {
+		return ""
+	}
+	return q.String()
+}
