@@ -51,6 +51,7 @@ func (c *Config) New() (*Server, error) {
 	availability := backend.NewAvailability(clients.Kube.Discovery())
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
 		"vmdisks":     vmdisk.NewREST(clients.CDI, clients.KubeVirt, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, c.Profiles, availability, Scheme),

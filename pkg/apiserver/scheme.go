@@ -29,3 +29,21 @@ func init() {
 		&metav1.APIResourceList{},
 	)
 }
+
+// jsonAndYAMLOnly serves the API group in JSON and YAML (and CBOR where
+// enabled) but not protobuf: the types have no protobuf encoding, and
+// offering it made clients that prefer protobuf (the namespace controller's
+// deletecollection) fail instead of falling back to JSON.
+type jsonAndYAMLOnly struct {
+	serializer.CodecFactory
+}
+
+func (s jsonAndYAMLOnly) SupportedMediaTypes() []runtime.SerializerInfo {
+	var out []runtime.SerializerInfo
+	for _, info := range s.CodecFactory.SupportedMediaTypes() {
+		if info.MediaType != runtime.ContentTypeProtobuf {
+			out = append(out, info)
+		}
+	}
+	return out
+}

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"os/exec"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -64,12 +67,20 @@ func newNamespace(t *testing.T, c clients) string {
 func ensureNamespace(t *testing.T, c clients, name string) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := c.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil {
-		if _, getErr := c.kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{}); getErr != nil {
-			t.Fatal(err)
+	// A namespace an earlier test deleted may still be terminating.
+	eventually(t, "namespace "+name+" to be usable", func() (bool, string) {
+		existing, err := c.kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return true, ""
 		}
+		return existing.Status.Phase != corev1.NamespaceTerminating, "still terminating"
+	})
+	_, err := c.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
 		return
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = c.kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
@@ -123,4 +134,55 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// lineReader follows the output of a long-running command, such as
+// kubectl get -w.
+type lineReader struct {
+	lines chan string
+}
+
+// startLines starts cmd and follows its standard output; the command is
+// stopped when the test ends.
+func startLines(t *testing.T, cmd *exec.Cmd) *lineReader {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	r := &lineReader{lines: make(chan string, 100)}
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			r.lines <- scanner.Text()
+		}
+		close(r.lines)
+	}()
+	return r
+}
+
+// waitFor reads lines until one contains want.
+func (r *lineReader) waitFor(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(eventuallyTimeout)
+	for {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("the command ended before printing %q", want)
+			}
+			if strings.Contains(line, want) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the command never printed %q", want)
+		}
+	}
 }

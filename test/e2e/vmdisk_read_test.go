@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -74,45 +73,12 @@ func TestKubectlWatchSeesDataVolumeStatus(t *testing.T) {
 	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("watched", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := env.KubectlCommand(ctx, "get", "vmdisk", "-w", "-n", ns)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	lines := make(chan string)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			lines <- scanner.Text()
-		}
-		close(lines)
-	}()
-	waitLine := func(want string) {
-		t.Helper()
-		timeout := time.After(eventuallyTimeout)
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					t.Fatalf("kubectl get -w ended before printing %q", want)
-				}
-				if strings.Contains(line, want) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("kubectl get -w never printed %q", want)
-			}
-		}
-	}
-	waitLine("watched")
+	lines := startLines(t, env.KubectlCommand(ctx, "get", "vmdisk", "-w", "-n", ns))
+	lines.waitFor(t, "watched")
 	setDataVolumeStatus(t, c, ns, "watched", cdiv1.ImportInProgress, "12.00%")
-	waitLine("12.00%")
+	lines.waitFor(t, "12.00%")
 	setDataVolumeStatus(t, c, ns, "watched", cdiv1.Succeeded, "100.0%")
-	waitLine("Succeeded")
+	lines.waitFor(t, "Succeeded")
 }
 
 // TestVMDiskInformer builds an informer from the generated clientset and

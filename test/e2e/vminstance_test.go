@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+)
+
+func newInstance(name string, spec appsv1alpha1.VMInstanceSpec) *appsv1alpha1.VMInstance {
+	return &appsv1alpha1.VMInstance{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+}
+
+func sshKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) + " e2e@test"
+}
+
+// assertNoBackendObjects checks that nothing was written for VMInstance name.
+func assertNoBackendObjects(t *testing.T, c clients, ns, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a VirtualMachine was left behind: %v", err)
+	}
+	if _, err := c.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a Service was left behind: %v", err)
+	}
+	for _, secret := range []string{name + "-cloud-init", name + "-ssh-keys"} {
+		s, err := c.kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
+		if err == nil && s.Labels["vm.apps.cozystack.io/instance"] == name {
+			t.Errorf("Secret %s was left behind", secret)
+		}
+	}
+}
+
+// TestMinimalVMInstanceDefaults creates a VMInstance with an empty spec.
+func TestMinimalVMInstanceDefaults(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	kubectlStdin(t, "apiVersion: apps.cozystack.io/v1alpha1\nkind: VMInstance\nmetadata:\n  name: minimal\n", "apply", "-n", ns, "-f", "-")
+	inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(context.Background(), "minimal", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := inst.Spec
+	if s.Running == nil || !*s.Running || s.InstanceType != "u1.medium" || s.InstanceProfile != "ubuntu" || s.External ||
+		len(s.Disks) != 0 || len(s.ExternalPorts) != 0 || len(s.SSHKeys) != 0 || s.CloudInit != "" || s.Resources != nil {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if inst.Status.CPU.String() != "2" || inst.Status.Memory.String() != "8Gi" {
+		t.Fatalf("effective size of u1.medium: %v %v", inst.Status.CPU, inst.Status.Memory)
+	}
+	assertRunStrategy(t, kubevirtClient(t), ns, "minimal", kubevirtv1.RunStrategyAlways)
+}
+
+// TestVMInstanceReflectsBackendChanges stops the VM the way virtctl does
+// (runStrategy Halted on the VirtualMachine).
+func TestVMInstanceReflectsBackendChanges(t *testing.T) {
+	c := newClients(t)
+	kv := kubevirtClient(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	halted := kubevirtv1.RunStrategyHalted
+	vm.Spec.RunStrategy = &halted
+	if _, err := kv.KubevirtV1().VirtualMachines(ns).Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := kubectl(t, "get", "vminstance", "web", "-n", ns, "-o", "jsonpath={.spec.running}")
+	if out != "false" {
+		t.Fatalf("a VM stopped on the backend reads as running=%s", out)
+	}
+}
+
+// TestVMInstanceStatusFromBackend writes status the way KubeVirt and a load
+// balancer would and reads it through get, -o wide, -w, describe and wait.
+func TestVMInstanceStatusFromBackend(t *testing.T) {
+	c := newClients(t)
+	kv := kubevirtClient(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spec := appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: []appsv1alpha1.ExternalPort{{Port: 22}}}
+	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	watch := env.KubectlCommand(ctx, "get", "vminstance", "-w", "-n", ns)
+	lines := startLines(t, watch)
+	lines.waitFor(t, "web")
+
+	// As virt-controller would: a running VMI and the VM's status.
+	vmi := &kubevirtv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"vm.apps.cozystack.io/instance": "web"}},
+		Spec: kubevirtv1.VirtualMachineInstanceSpec{Domain: kubevirtv1.DomainSpec{
+			CPU:    &kubevirtv1.CPU{Sockets: 2, Cores: 1, Threads: 1},
+			Memory: &kubevirtv1.Memory{Guest: quantity("8Gi")},
+		}},
+		Status: kubevirtv1.VirtualMachineInstanceStatus{
+			Phase: kubevirtv1.Running, NodeName: "node-1",
+			Interfaces: []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: "10.244.0.7", IPs: []string{"10.244.0.7", "fd00::7"}}},
+		},
+	}
+	if _, err := kv.KubevirtV1().VirtualMachineInstances(ns).Create(ctx, vmi, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm.Status = kubevirtv1.VirtualMachineStatus{
+		Created: true, Ready: true, PrintableStatus: kubevirtv1.VirtualMachineStatusRunning,
+		Conditions: []kubevirtv1.VirtualMachineCondition{{Type: kubevirtv1.VirtualMachineReady, Status: corev1.ConditionTrue, Reason: "Running", LastTransitionTime: metav1.Now()}},
+	}
+	if _, err := kv.KubevirtV1().VirtualMachines(ns).UpdateStatus(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// As a load balancer controller would.
+	svc, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	if _, err := c.kube.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	lines.waitFor(t, "Running")
+	kubectl(t, "wait", "--for=condition=Ready", "--timeout=30s", "-n", ns, "vminstance/web")
+	inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := inst.Status
+	if s.Phase != "Running" || !s.Ready || s.NodeName != "node-1" || s.ExternalIP != "203.0.113.10" ||
+		strings.Join(s.IPAddresses, ",") != "10.244.0.7,fd00::7" || s.CPU.String() != "2" || s.Memory.String() != "8Gi" {
+		t.Fatalf("status: %+v", s)
+	}
+	wide := tableRows(t, kubectl(t, "get", "vminstance", "web", "-n", ns, "-o", "wide"))
+	row := strings.Join(wide[1], " ")
+	for _, want := range []string{"web Running true u1.medium ubuntu 10.244.0.7 203.0.113.10", "2 8Gi node-1"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("-o wide row %q lacks %q", row, want)
+		}
+	}
+	describe := kubectl(t, "describe", "vminstance", "web", "-n", ns)
+	for _, want := range []string{"Name:         web", "Kind:         VMInstance", "External IP:", "203.0.113.10", "Node Name:", "node-1"} {
+		if !strings.Contains(describe, want) {
+			t.Errorf("describe lacks %q:\n%s", want, describe)
+		}
+	}
+}
+
+// TestVMInstanceCreateFailureLeavesNothing makes the Secret write fail (the
+// name is taken by a tenant's own Secret) and checks that no VM remains.
+func TestVMInstanceCreateFailureLeavesNothing(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web-ssh-keys"}, StringData: map[string]string{"a": "b"}}
+	if _, err := c.kube.CoreV1().Secrets(ns).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", appsv1alpha1.VMInstanceSpec{SSHKeys: []string{sshKey(t)}}), metav1.CreateOptions{})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Secret "+ns+"/web-ssh-keys already exists") {
+		t.Fatalf("want 409 naming the Secret, got %v", err)
+	}
+	assertNoBackendObjects(t, c, ns, "web")
+	if got, err := c.kube.CoreV1().Secrets(ns).Get(ctx, "web-ssh-keys", metav1.GetOptions{}); err != nil || string(got.Data["a"]) != "b" {
+		t.Fatalf("the tenant's Secret was touched: %v", err)
+	}
+}
+
+// TestVMInstanceUpdateReconciles turns external off and on, and changes
+// keys and cloud-init.
+func TestVMInstanceUpdateReconciles(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	instances := c.apps.AppsV1alpha1().VMInstances(ns)
+	spec := appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: []appsv1alpha1.ExternalPort{{Port: 22}}, CloudInit: "#cloud-config\n"}
+	if _, err := instances.Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "patch", "vminstance", "web", "-n", ns, "--type", "merge", "-p", `{"spec":{"external":false,"cloudInit":null}}`)
+	if _, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("turning external off should delete the Service: %v", err)
+	}
+	if _, err := c.kube.CoreV1().Secrets(ns).Get(ctx, "web-cloud-init", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("removing cloudInit should delete its Secret: %v", err)
+	}
+	inst, err := instances.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Spec.External || len(inst.Spec.ExternalPorts) != 1 || inst.Spec.ExternalPorts[0].Port != 22 || inst.Spec.CloudInit != "" {
+		t.Fatalf("ports are kept while not external: %+v", inst.Spec)
+	}
+	key := sshKey(t)
+	kubectl(t, "patch", "vminstance", "web", "-n", ns, "--type", "merge", "-p",
+		fmt.Sprintf(`{"spec":{"external":true,"externalPorts":[{"port":22},{"port":53,"protocol":"UDP","targetPort":5353}],"sshKeys":[%q]}}`, key))
+	svc, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Protocol != corev1.ProtocolUDP || svc.Spec.Ports[1].TargetPort.IntVal != 5353 {
+		t.Fatalf("service ports: %+v", svc.Spec.Ports)
+	}
+	inst, err = instances.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inst.Spec.SSHKeys) != 1 || inst.Spec.SSHKeys[0] != key || inst.Spec.CloudInit != "" {
+		t.Fatalf("keys without cloud-init: %+v", inst.Spec)
+	}
+}
+
+// TestVMInstanceDeleteRemovesEverything deletes a VMInstance; garbage
+// collection (kube-controller-manager) removes the owned objects.
+func TestVMInstanceDeleteRemovesEverything(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	spec := appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: []appsv1alpha1.ExternalPort{{Port: 22}}, SSHKeys: []string{sshKey(t)}, CloudInit: "#cloud-config\n"}
+	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "delete", "vminstance", "web", "-n", ns)
+	eventually(t, "the backend objects to be collected", func() (bool, string) {
+		var left []string
+		if _, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{}); err == nil {
+			left = append(left, "Service")
+		}
+		for _, s := range []string{"web-cloud-init", "web-ssh-keys"} {
+			if _, err := c.kube.CoreV1().Secrets(ns).Get(ctx, s, metav1.GetOptions{}); err == nil {
+				left = append(left, s)
+			}
+		}
+		if _, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{}); err == nil {
+			left = append(left, "VirtualMachine")
+		}
+		return len(left) == 0, fmt.Sprint("left: ", left)
+	})
+}
+
+// TestVMInstanceAttachesVMDisks attaches a data disk and an ISO, and checks
+// that an attached disk cannot be deleted.
+func TestVMInstanceAttachesVMDisks(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	disks := c.apps.AppsV1alpha1().VMDisks(ns)
+	if _, err := disks.Create(ctx, newDisk("data", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	iso := newDisk("installer", appsv1alpha1.VMDiskSpec{Optical: true, Source: appsv1alpha1.VMDiskSource{HTTP: &appsv1alpha1.HTTPDiskSource{URL: "https://example.com/w.iso"}}})
+	if _, err := disks.Create(ctx, iso, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	spec := appsv1alpha1.VMInstanceSpec{InstanceProfile: "windows-server-2022", Disks: []appsv1alpha1.VMInstanceDisk{
+		{Name: "system", Size: quantity("60Gi")}, {Name: "installer"}, {Name: "data"},
+	}}
+	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("win", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, "win", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices := vm.Spec.Template.Spec.Domain.Devices.Disks
+	if len(devices) != 3 || devices[1].CDRom == nil || devices[1].CDRom.Bus != kubevirtv1.DiskBusSATA || devices[2].Disk == nil || *devices[2].BootOrder != 3 {
+		t.Fatalf("disks: %+v", devices)
+	}
+	if system := vm.Spec.DataVolumeTemplates[0]; system.Spec.Source == nil || system.Spec.Source.Blank == nil {
+		t.Fatalf("a Windows root disk has no image to clone and starts blank: %+v", system.Spec)
+	}
+	got, err := disks.Get(ctx, "installer", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Status.UsedBy, ",") != "win" {
+		t.Fatalf("usedBy: %v", got.Status.UsedBy)
+	}
+	err = disks.Delete(ctx, "data", metav1.DeleteOptions{})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "VMInstance win") {
+		t.Fatalf("deleting an attached disk: want 409 naming the VMInstance, got %v", err)
+	}
+	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the refused delete removed the DataVolume: %v", err)
+	}
+}
