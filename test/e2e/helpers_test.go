@@ -3,9 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"os/exec"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"

@@ -105,4 +105,3 @@ func (v *virtualMachines) instanceTypeNames(ctx context.Context) ([]string, erro
 	sort.Strings(names)
 	return names, nil
 }
-

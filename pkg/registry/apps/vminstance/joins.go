@@ -38,7 +38,6 @@ func (j *joins) project(vm *kubevirtv1.VirtualMachine) (*apps.VMInstance, error)
 	return projection.VMInstanceFrom(b, j.instancetypes[instanceTypeName(vm)])
 }
 
-
 func owned[T interface {
 	*corev1.Service | *corev1.Secret
 	GetLabels() map[string]string

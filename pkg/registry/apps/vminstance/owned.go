@@ -31,7 +31,9 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 	secrets := v.Kube.CoreV1().Secrets(namespace)
 	objects := []ownedObject{{
 		kind: "Service", name: b.VM.Name,
-		get: func(ctx context.Context) (metav1.Object, error) { return services.Get(ctx, b.VM.Name, metav1.GetOptions{}) },
+		get: func(ctx context.Context) (metav1.Object, error) {
+			return services.Get(ctx, b.VM.Name, metav1.GetOptions{})
+		},
 		create: func(ctx context.Context, owner metav1.OwnerReference, dryRun []string) error {
 			svc := b.Service.DeepCopy()
 			svc.OwnerReferences = []metav1.OwnerReference{owner}
