@@ -3,10 +3,14 @@
 package apiserver
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	"kubevirt.io/client-go/containerizeddataimporter"
 	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
@@ -49,12 +53,19 @@ func (c *Config) New() (*Server, error) {
 		return nil, err
 	}
 	availability := backend.NewAvailability(clients.Kube.Discovery())
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.Kube.CoreV1().Events("")})
+	generic.AddPreShutdownHookOrDie("stop-event-broadcaster", func() error {
+		broadcaster.Shutdown()
+		return nil
+	})
+	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "vm-apiserver"})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
 		"vmdisks":     vmdisk.NewREST(clients.CDI, clients.KubeVirt, availability, Scheme),
-		"vminstances": vminstance.NewREST(clients, c.Profiles, availability, Scheme),
+		"vminstances": vminstance.NewREST(clients, c.Profiles, events, availability, Scheme),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

@@ -213,6 +213,15 @@ func TestVMInstanceUpdateReconciles(t *testing.T) {
 	if _, err := c.kube.CoreV1().Secrets(ns).Get(ctx, "web-cloud-init", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("removing cloudInit should delete its Secret: %v", err)
 	}
+	// The server records what it did on the VMInstance, for describe and
+	// the reference's `kubectl get events --field-selector involvedObject.name=<vm>`.
+	eventually(t, "describe to show the Unexposed event", func() (bool, string) {
+		out := kubectl(t, "describe", "vminstance", "web", "-n", ns)
+		return strings.Contains(out, "Unexposed") && strings.Contains(out, "Deleted Service web") && strings.Contains(out, "Created VirtualMachine web"), out
+	})
+	if out := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=web"); !strings.Contains(out, "vminstance/web") {
+		t.Errorf("kubectl get events --field-selector involvedObject.name=web:\n%s", out)
+	}
 	inst, err := instances.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -311,5 +320,45 @@ func TestVMInstanceAttachesVMDisks(t *testing.T) {
 	}
 	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the refused delete removed the DataVolume: %v", err)
+	}
+}
+
+// TestVMInstanceResourcesAndWarnings overrides an instance type's CPU and
+// checks the expanded VM and the warnings kubectl prints.
+func TestVMInstanceResourcesAndWarnings(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	out := kubectlStdin(t, `apiVersion: apps.cozystack.io/v1alpha1
+kind: VMInstance
+metadata:
+  name: tuned
+spec:
+  instanceType: cx1.large
+  resources:
+    cpu: "6"
+  externalPorts:
+    - port: 22
+`, "apply", "-n", ns, "-f", "-")
+	for _, want := range []string{"Warning: spec.externalPorts: kept, but not exposed until spec.external is true", `Warning: spec.resources: overrides the cpu/memory of instance type "cx1.large"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl apply output lacks %q:\n%s", want, out)
+		}
+	}
+	vm, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(context.Background(), "tuned", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := vm.Spec.Template.Spec.Domain
+	if vm.Spec.Instancetype != nil || domain.CPU == nil || domain.CPU.Sockets != 6 || !domain.CPU.DedicatedCPUPlacement ||
+		domain.CPU.NUMA == nil || domain.Memory == nil || domain.Memory.Guest.String() != "8Gi" || domain.Memory.Hugepages == nil {
+		t.Fatalf("cx1.large with 6 CPUs should keep dedicated CPUs, NUMA, 8Gi and hugepages: %+v %+v", domain.CPU, domain.Memory)
+	}
+	inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(context.Background(), "tuned", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Spec.InstanceType != "cx1.large" || inst.Spec.Resources == nil || inst.Spec.Resources.CPU.String() != "6" || inst.Spec.Resources.Memory != nil ||
+		inst.Status.CPU.String() != "6" || inst.Status.Memory.String() != "8Gi" {
+		t.Fatalf("read back: %+v %+v", inst.Spec, inst.Status)
 	}
 }

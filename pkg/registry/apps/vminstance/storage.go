@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
@@ -35,10 +36,11 @@ type Clients struct {
 	CDI      containerizeddataimporter.Interface
 }
 
-// NewREST returns the VMInstance storage.
-func NewREST(clients Clients, profiles catalogue.Catalogue, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+// NewREST returns the VMInstance storage; events records what it does on
+// the VMInstances.
+func NewREST(clients Clients, profiles catalogue.Catalogue, events record.EventRecorder, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        &virtualMachines{Clients: clients, profiles: profiles},
+		Resource:        &virtualMachines{Clients: clients, profiles: profiles, events: events},
 		PublicResource:  apps.Resource("vminstances"),
 		SingularName:    "vminstance",
 		Kind:            projection.VMInstanceKind,
@@ -58,6 +60,7 @@ func NewREST(clients Clients, profiles catalogue.Catalogue, availability *backen
 type virtualMachines struct {
 	Clients
 	profiles catalogue.Catalogue
+	events   record.EventRecorder
 }
 
 func (v *virtualMachines) Client(namespace string) projected.Client[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList] {
@@ -128,6 +131,9 @@ func (v *virtualMachines) Create(ctx context.Context, obj runtime.Object, opts *
 		}
 		return nil, err
 	}
+	if len(opts.DryRun) == 0 {
+		v.recordCreate(vm, desired)
+	}
 	return vm, nil
 }
 
@@ -141,11 +147,22 @@ func (v *virtualMachines) Update(ctx context.Context, obj runtime.Object, curren
 	if err != nil {
 		return nil, err
 	}
+	svc, err := v.Kube.CoreV1().Services(inst.Namespace).Get(ctx, inst.Name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	hadService := owned(svc, inst.Name) != nil
 	vm, err := v.KubeVirt.KubevirtV1().VirtualMachines(inst.Namespace).Update(ctx, desired.VM, metav1.UpdateOptions{DryRun: opts.DryRun})
 	if err != nil {
 		return nil, err
 	}
-	return vm, v.reconcileOwned(ctx, vm, desired, opts.DryRun)
+	if err := v.reconcileOwned(ctx, vm, desired, opts.DryRun); err != nil {
+		return nil, err
+	}
+	if len(opts.DryRun) == 0 {
+		v.recordUpdate(current, vm, hadService, desired)
+	}
+	return vm, nil
 }
 
 // cleanUpFailedCreate deletes the VM of a create that failed half-way, and

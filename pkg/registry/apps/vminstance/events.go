@@ -1,0 +1,65 @@
+package vminstance
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// Event reasons the server records on VMInstances.
+const (
+	reasonCreated        = "Created"
+	reasonStarted        = "Started"
+	reasonStopped        = "Stopped"
+	reasonExposed        = "Exposed"
+	reasonUnexposed      = "Unexposed"
+	reasonBackendUpdated = "Updated"
+)
+
+// reference points an event at the public VMInstance, so that kubectl
+// describe vminstance lists it; its uid is the VM's.
+func reference(vm *kubevirtv1.VirtualMachine) *corev1.ObjectReference {
+	return &corev1.ObjectReference{
+		APIVersion:      v1alpha1.SchemeGroupVersion.String(),
+		Kind:            projection.VMInstanceKind,
+		Namespace:       vm.Namespace,
+		Name:            vm.Name,
+		UID:             vm.UID,
+		ResourceVersion: vm.ResourceVersion,
+	}
+}
+
+func running(vm *kubevirtv1.VirtualMachine) bool {
+	return vm.Spec.RunStrategy == nil || *vm.Spec.RunStrategy != kubevirtv1.RunStrategyHalted
+}
+
+// recordCreate tells what a create made.
+func (v *virtualMachines) recordCreate(vm *kubevirtv1.VirtualMachine, b *projection.VMInstanceBackend) {
+	msg := "Created VirtualMachine " + vm.Name
+	if b.Service != nil {
+		msg += " and LoadBalancer Service " + b.Service.Name
+	}
+	v.events.Event(reference(vm), corev1.EventTypeNormal, reasonCreated, msg)
+}
+
+// recordUpdate tells what an update changed that a tenant cares about.
+func (v *virtualMachines) recordUpdate(old, vm *kubevirtv1.VirtualMachine, hadService bool, b *projection.VMInstanceBackend) {
+	ref := reference(vm)
+	switch {
+	case running(old) && !running(vm):
+		v.events.Event(ref, corev1.EventTypeNormal, reasonStopped, "Set the VirtualMachine's run strategy to Halted")
+	case !running(old) && running(vm):
+		v.events.Event(ref, corev1.EventTypeNormal, reasonStarted, "Set the VirtualMachine's run strategy to Always")
+	}
+	switch {
+	case !hadService && b.Service != nil:
+		v.events.Event(ref, corev1.EventTypeNormal, reasonExposed, "Created LoadBalancer Service "+b.Service.Name)
+	case hadService && b.Service == nil:
+		v.events.Event(ref, corev1.EventTypeNormal, reasonUnexposed, "Deleted Service "+vm.Name)
+	}
+	if old.Generation != vm.Generation {
+		v.events.Eventf(ref, corev1.EventTypeNormal, reasonBackendUpdated, "Updated VirtualMachine %s to generation %d", vm.Name, vm.Generation)
+	}
+}
