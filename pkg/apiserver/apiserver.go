@@ -70,5 +70,10 @@ func (c *Config) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
 	}
+	relay := &vminstance.EventRelay{Clients: clients, Events: events}
+	generic.AddPostStartHookOrDie("relay-kubevirt-events", func(ctx genericapiserver.PostStartHookContext) error {
+		go relay.Run(ctx)
+		return nil
+	})
 	return &Server{GenericAPIServer: generic}, nil
 }

@@ -167,6 +167,21 @@ func TestVMInstanceStatusFromBackend(t *testing.T) {
 			t.Errorf("-o wide row %q lacks %q", row, want)
 		}
 	}
+	// As virt-handler would report the start.
+	now := metav1.Now()
+	started := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "web."},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Namespace: ns, Name: "web"},
+		Reason:         "Started", Message: "VirtualMachineInstance started.", Type: corev1.EventTypeNormal,
+		Source: corev1.EventSource{Component: "virt-handler"}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	if _, err := c.kube.CoreV1().Events(ns).Create(ctx, started, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "describe to show KubeVirt's event on the VMInstance", func() (bool, string) {
+		out := kubectl(t, "describe", "vminstance", "web", "-n", ns)
+		return strings.Contains(out, "VirtualMachineInstance: VirtualMachineInstance started."), out
+	})
 	describe := kubectl(t, "describe", "vminstance", "web", "-n", ns)
 	for _, want := range []string{"Name:         web", "Kind:         VMInstance", "External IP:", "203.0.113.10", "Node Name:", "node-1"} {
 		if !strings.Contains(describe, want) {
