@@ -47,3 +47,13 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	// the current primary object and returns the new primary one.
 	Update(ctx context.Context, obj runtime.Object, current B, opts *metav1.UpdateOptions) (B, error)
 }
+
+// Pointers returns pointers to the items of a list, as Resource.Items
+// returns them.
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}

@@ -58,11 +58,7 @@ func (d dataVolumes) Client(namespace string) projected.Client[*cdiv1.DataVolume
 }
 
 func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
-	items := make([]*cdiv1.DataVolume, len(list.Items))
-	for i := range list.Items {
-		items[i] = &list.Items[i]
-	}
-	return items
+	return projected.Pointers(list.Items)
 }
 
 func (d dataVolumes) ToPublic(ctx context.Context, dv *cdiv1.DataVolume) (runtime.Object, error) {

@@ -6,23 +6,20 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
+	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
 // strategy is the create, update and delete behaviour of VMDisks.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	projected.BaseStrategy
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
+	return strategy{projected.NewBaseStrategy(typer)}
 }
-
-func (strategy) NamespaceScoped() bool { return true }
 
 // PrepareForCreate drops any status the client sent (status comes from the
 // DataVolume) and defaults clone sources to the disk's namespace.
@@ -63,9 +60,3 @@ func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { ret
 func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
 	return nil
 }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(runtime.Object) {}

@@ -68,11 +68,7 @@ func (v *virtualMachines) Client(namespace string) projected.Client[*kubevirtv1.
 }
 
 func (*virtualMachines) Items(list *kubevirtv1.VirtualMachineList) []*kubevirtv1.VirtualMachine {
-	items := make([]*kubevirtv1.VirtualMachine, len(list.Items))
-	for i := range list.Items {
-		items[i] = &list.Items[i]
-	}
-	return items
+	return projected.Pointers(list.Items)
 }
 
 func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMachine) (runtime.Object, error) {

@@ -7,26 +7,23 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
 // strategy is the create, update and delete behaviour of VMInstances. Rules
 // that need cluster facts (the catalogue, attached disks) are checked by the
 // storage before it writes.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	projected.BaseStrategy
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
+	return strategy{projected.NewBaseStrategy(typer)}
 }
-
-func (strategy) NamespaceScoped() bool { return true }
 
 // PrepareForCreate drops any status the client sent: it is read from the
 // backend.
@@ -68,9 +65,3 @@ func (strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string
 func (strategy) WarningsOnUpdate(_ context.Context, obj, _ runtime.Object) []string {
 	return validation.VMInstanceWarnings(obj.(*apps.VMInstance))
 }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(runtime.Object) {}

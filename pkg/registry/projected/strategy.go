@@ -1,0 +1,35 @@
+package projected
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/storage/names"
+)
+
+// BaseStrategy is what every resource's strategy shares: namespaced, names
+// generated the usual way, no create on update, unconditional updates
+// allowed (as for built-in resources), nothing to canonicalize.
+type BaseStrategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+// NewBaseStrategy returns the shared strategy for typer's types.
+func NewBaseStrategy(typer runtime.ObjectTyper) BaseStrategy {
+	return BaseStrategy{typer, names.SimpleNameGenerator}
+}
+
+// NamespaceScoped is true for every public kind.
+func (BaseStrategy) NamespaceScoped() bool { return true }
+
+// AllowCreateOnUpdate is false: a PUT does not create (server-side apply
+// still does, through forceAllowCreate).
+func (BaseStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+// AllowUnconditionalUpdate is true: an update without a resourceVersion
+// applies to the current object.
+func (BaseStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+// Canonicalize does nothing.
+func (BaseStrategy) Canonicalize(runtime.Object) {}
