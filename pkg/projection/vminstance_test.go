@@ -78,22 +78,36 @@ func randomVMInstance(r *rand.Rand) (*apps.VMInstance, map[string]bool) {
 // reads them back: the spec and metadata must be those written.
 func TestVMInstanceRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	profiles := catalogue.Default()
 	for range 2000 {
-		inst, optical := randomVMInstance(r)
-		profile, _ := profiles.Lookup(inst.Spec.InstanceProfile)
-		b, err := VMInstanceBackendFor(inst, nil, VMInstanceInputs{Profile: profile, InstanceType: cx1Large, Optical: optical})
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := VMInstanceFrom(b, cx1Large)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back.Status = apps.VMInstanceStatus{}
-		if diff := cmp.Diff(inst, back, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
-			t.Fatalf("round trip changed the VMInstance (-written +read):\n%s", diff)
-		}
+		assertVMInstanceRoundTrip(t, r)
+	}
+}
+
+// FuzzVMInstanceRoundTrip is the same property under the coverage-guided
+// fuzzer (go test -fuzz=FuzzVMInstanceRoundTrip ./pkg/projection).
+func FuzzVMInstanceRoundTrip(f *testing.F) {
+	f.Add(uint64(1), uint64(2))
+	f.Add(uint64(42), uint64(7))
+	f.Fuzz(func(t *testing.T, seed1, seed2 uint64) {
+		assertVMInstanceRoundTrip(t, rand.New(rand.NewPCG(seed1, seed2)))
+	})
+}
+
+func assertVMInstanceRoundTrip(t *testing.T, r *rand.Rand) {
+	t.Helper()
+	inst, optical := randomVMInstance(r)
+	profile, _ := catalogue.Default().Lookup(inst.Spec.InstanceProfile)
+	b, err := VMInstanceBackendFor(inst, nil, VMInstanceInputs{Profile: profile, InstanceType: cx1Large, Optical: optical})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := VMInstanceFrom(b, cx1Large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.Status = apps.VMInstanceStatus{}
+	if diff := cmp.Diff(inst, back, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
+		t.Fatalf("round trip changed the VMInstance (-written +read):\n%s", diff)
 	}
 }
 
