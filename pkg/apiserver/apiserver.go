@@ -7,12 +7,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
-	"kubevirt.io/client-go/containerizeddataimporter"
-	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
@@ -41,15 +38,8 @@ func (c *Config) New() (*Server, error) {
 		return nil, err
 	}
 
-	backendConfig := c.GenericConfig.ClientConfig
-	var clients vminstance.Clients
-	if clients.Kube, err = kubernetes.NewForConfig(backendConfig); err != nil {
-		return nil, err
-	}
-	if clients.KubeVirt, err = kubevirtclient.NewForConfig(backendConfig); err != nil {
-		return nil, err
-	}
-	if clients.CDI, err = containerizeddataimporter.NewForConfig(backendConfig); err != nil {
+	clients, err := backend.NewClients(c.GenericConfig.ClientConfig)
+	if err != nil {
 		return nil, err
 	}
 	availability := backend.NewAvailability(clients.Kube.Discovery())
@@ -64,7 +54,7 @@ func (c *Config) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
-		"vmdisks":     vmdisk.NewREST(clients.CDI, clients.KubeVirt, availability, Scheme),
+		"vmdisks":     vmdisk.NewREST(clients, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, c.Profiles, events, availability, Scheme),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {

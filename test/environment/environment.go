@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -31,14 +31,15 @@ import (
 
 // Names of the objects that register vm-apiserver.
 const (
-	ServerNamespace  = "vm-system"
-	ServerService    = "vm-apiserver"
-	APIServiceName   = "v1alpha1.apps.cozystack.io"
-	ServerUser       = "vm-apiserver"
-	apiGroupVersion  = "apps.cozystack.io/v1alpha1"
-	startupTimeout   = 2 * time.Minute
-	pollInterval     = 100 * time.Millisecond
-	kubeAPIServerSAN = "localhost"
+	ServerNamespace = "vm-system"
+	ServerService   = "vm-apiserver"
+	APIServiceName  = "v1alpha1.apps.cozystack.io"
+	// ServerServiceAccount is vm-apiserver's identity, in ServerNamespace.
+	ServerServiceAccount = "vm-apiserver"
+	apiGroupVersion      = "apps.cozystack.io/v1alpha1"
+	startupTimeout       = 2 * time.Minute
+	pollInterval         = 100 * time.Millisecond
+	kubeAPIServerSAN     = "localhost"
 )
 
 // Options say where things are and where to put them.
@@ -121,6 +122,12 @@ func (e *Environment) Kubectl(ctx context.Context, stdin string, args ...string)
 	return string(out), nil
 }
 
+// ServerKubeconfig is the kubeconfig vm-apiserver reaches kube-apiserver
+// with.
+func (e *Environment) ServerKubeconfig() string {
+	return filepath.Join(e.opts.Dir, "vm-apiserver.kubeconfig")
+}
+
 // KubectlCommand is a kubectl command as cluster admin, for callers that
 // read its output as it comes (kubectl get -w). Its discovery cache stays in
 // the environment's directory.
@@ -180,7 +187,6 @@ func (e *Environment) makeCertificates() (*certificates, error) {
 	}{
 		{&c.apiserverServing, c.clusterCA, "kube-apiserver", "kube-apiserver", nil, []string{kubeAPIServerSAN, "127.0.0.1"}},
 		{&c.admin, c.clusterCA, "admin", "admin", []string{"system:masters"}, nil},
-		{&c.server, c.clusterCA, "vm-apiserver-client", ServerUser, nil, nil},
 		{&c.frontProxy, c.frontProxyCA, "front-proxy-client", "front-proxy-client", nil, nil},
 		// The aggregator dials <service>.<namespace>.svc whatever the
 		// service resolves to.
@@ -277,9 +283,7 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	e.processes = append(e.processes, kcm)
-
-	serverKubeconfig := filepath.Join(e.opts.Dir, "vm-apiserver.kubeconfig")
-	return writeKubeconfig(serverKubeconfig, apiserverURL, certs.clusterCA.CertFile, certs.server)
+	return nil
 }
 
 func (e *Environment) waitHealthy(ctx context.Context, kas *process) error {
@@ -315,22 +319,34 @@ func (e *Environment) installBackend(ctx context.Context) error {
 			return err
 		}
 	}
+	// vm-apiserver's namespace, service account and least-privilege
+	// roles, as shipped, and the tenant roles aggregated into view, edit and
+	// admin.
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", filepath.Join(e.opts.RepoRoot, "artifacts", "deploy")); err != nil {
+		return err
+	}
+	return e.writeServerKubeconfig(ctx)
+}
+
+// writeServerKubeconfig gives vm-apiserver the identity of its service
+// account, through a token from the TokenRequest API.
+func (e *Environment) writeServerKubeconfig(ctx context.Context) error {
 	client, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ServerNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	expiry := int64((24 * time.Hour).Seconds())
+	token, err := client.CoreV1().ServiceAccounts(ServerNamespace).CreateToken(ctx, ServerServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
 		return err
 	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "vm-apiserver"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ServerUser}},
-	}
-	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	return nil
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthority: e.Config.CAFile}
+	cfg.AuthInfos["vm-apiserver"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "vm-apiserver"}
+	cfg.CurrentContext = "local"
+	return clientcmd.WriteToFile(*cfg, e.ServerKubeconfig())
 }
 
 // startServer runs vm-apiserver and registers it: an ExternalName Service
@@ -341,7 +357,7 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 		return err
 	}
 	pki := filepath.Join(e.opts.Dir, "pki")
-	kubeconfig := filepath.Join(e.opts.Dir, "vm-apiserver.kubeconfig")
+	kubeconfig := e.ServerKubeconfig()
 	server, err := startProcess(e.LogDir, "vm-apiserver", binary,
 		"--secure-port="+strconv.Itoa(ports[0]),
 		"--bind-address=127.0.0.1",

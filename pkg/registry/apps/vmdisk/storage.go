@@ -7,12 +7,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
-	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"kubevirt.io/client-go/containerizeddataimporter"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
@@ -27,11 +25,11 @@ var DataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version:
 // Store is the REST storage of VMDisks.
 type Store = projected.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
 
-// NewREST returns the VMDisk storage over the DataVolumes reached by cdi;
-// kubevirt tells which VMInstances use each disk.
-func NewREST(cdi containerizeddataimporter.Interface, kubevirt kubevirtclient.Interface, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+// NewREST returns the VMDisk storage over DataVolumes; VirtualMachines
+// tell which VMInstances use each disk.
+func NewREST(clients backend.Clients, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        dataVolumes{cdi: cdi, kubevirt: kubevirt},
+		Resource:        dataVolumes{clients},
 		PublicResource:  apps.Resource("vmdisks"),
 		SingularName:    "vmdisk",
 		Kind:            projection.VMDiskKind,
@@ -49,12 +47,11 @@ func NewREST(cdi containerizeddataimporter.Interface, kubevirt kubevirtclient.In
 
 // dataVolumes reads and writes the DataVolume of each VMDisk.
 type dataVolumes struct {
-	cdi      containerizeddataimporter.Interface
-	kubevirt kubevirtclient.Interface
+	backend.Clients
 }
 
 func (d dataVolumes) Client(namespace string) projected.Client[*cdiv1.DataVolume, *cdiv1.DataVolumeList] {
-	return d.cdi.CdiV1beta1().DataVolumes(namespace)
+	return d.CDI.CdiV1beta1().DataVolumes(namespace)
 }
 
 func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
@@ -102,7 +99,7 @@ func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) erro
 // users maps "namespace/disk" to the VMInstances in namespace that attach
 // the disk. Without KubeVirt installed no disk has users.
 func (d dataVolumes) users(ctx context.Context, namespace string) (map[string][]string, error) {
-	vms, err := d.kubevirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.KindLabel + "=" + projection.VMInstanceKind})
+	vms, err := d.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.KindLabel + "=" + projection.VMInstanceKind})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -134,7 +131,10 @@ func (d dataVolumes) Create(ctx context.Context, obj runtime.Object, opts *metav
 	if err != nil {
 		return nil, err
 	}
-	return d.cdi.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
+	if err := d.authorizeClone(ctx, dv); err != nil {
+		return nil, err
+	}
+	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
 }
 
 func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cdiv1.DataVolume, opts *metav1.UpdateOptions) (*cdiv1.DataVolume, error) {
@@ -142,5 +142,5 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 	if err != nil {
 		return nil, err
 	}
-	return d.cdi.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: opts.DryRun})
+	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: opts.DryRun})
 }

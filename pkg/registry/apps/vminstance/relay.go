@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -19,7 +20,7 @@ import (
 // and VirtualMachineInstance as events of the VMInstance itself, so that a
 // tenant who can only read VMInstances sees them in kubectl describe.
 type EventRelay struct {
-	Clients
+	backend.Clients
 	Events record.EventRecorder
 }
 

@@ -8,13 +8,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
-	"kubevirt.io/client-go/containerizeddataimporter"
-	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
@@ -29,16 +26,9 @@ var VirtualMachines = schema.GroupVersionResource{Group: "kubevirt.io", Version:
 // Store is the REST storage of VMInstances.
 type Store = projected.Store[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList]
 
-// Clients reach the backend.
-type Clients struct {
-	Kube     kubernetes.Interface
-	KubeVirt kubevirtclient.Interface
-	CDI      containerizeddataimporter.Interface
-}
-
 // NewREST returns the VMInstance storage; events records what it does on
 // the VMInstances.
-func NewREST(clients Clients, profiles catalogue.Catalogue, events record.EventRecorder, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+func NewREST(clients backend.Clients, profiles catalogue.Catalogue, events record.EventRecorder, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
 		Resource:        &virtualMachines{Clients: clients, profiles: profiles, events: events},
 		PublicResource:  apps.Resource("vminstances"),
@@ -58,7 +48,7 @@ func NewREST(clients Clients, profiles catalogue.Catalogue, events record.EventR
 
 // virtualMachines reads and writes the backend objects of each VMInstance.
 type virtualMachines struct {
-	Clients
+	backend.Clients
 	profiles catalogue.Catalogue
 	events   record.EventRecorder
 }

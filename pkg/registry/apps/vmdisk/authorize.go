@@ -1,0 +1,61 @@
+package vmdisk
+
+import (
+	"context"
+	"fmt"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+)
+
+// authorizeClone applies CDI's clone check to the requesting user. vm-apiserver
+// creates the DataVolume with its own identity, so CDI would otherwise check
+// the server, and a tenant could copy a volume from a namespace they cannot
+// read. A clone from another namespace needs create on datavolumes/source
+// there (CDI's rule, through CDI's own helper).
+func (d dataVolumes) authorizeClone(ctx context.Context, dv *cdiv1.DataVolume) error {
+	user, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewInternalError(fmt.Errorf("no user in the request"))
+	}
+	extra := map[string]authenticationv1.ExtraValue{}
+	for k, v := range user.GetExtra() {
+		extra[k] = v
+	}
+	userInfo := authenticationv1.UserInfo{Username: user.GetName(), UID: user.GetUID(), Groups: user.GetGroups(), Extra: extra}
+	response, err := dv.AuthorizeUser(dv.Namespace, dv.Name, cloneAuthProxy{ctx: ctx, d: d}, userInfo)
+	if err != nil && err != cdiv1.ErrNoTokenOkay {
+		return err
+	}
+	if !response.Allowed {
+		return apierrors.NewForbidden(apps.Resource("vmdisks"), dv.Name, fmt.Errorf(
+			"%s: cloning from namespace %s needs create on datavolumes/source (cdi.kubevirt.io) there",
+			response.Reason, response.Handler.SourceNamespace))
+	}
+	return nil
+}
+
+// cloneAuthProxy gives CDI's helper the lookups it needs.
+type cloneAuthProxy struct {
+	ctx context.Context
+	d   dataVolumes
+}
+
+func (p cloneAuthProxy) CreateSar(sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
+	return p.d.Kube.AuthorizationV1().SubjectAccessReviews().Create(p.ctx, sar, metav1.CreateOptions{})
+}
+
+func (p cloneAuthProxy) GetNamespace(name string) (*corev1.Namespace, error) {
+	return p.d.Kube.CoreV1().Namespaces().Get(p.ctx, name, metav1.GetOptions{})
+}
+
+func (p cloneAuthProxy) GetDataSource(namespace, name string) (*cdiv1.DataSource, error) {
+	return p.d.CDI.CdiV1beta1().DataSources(namespace).Get(p.ctx, name, metav1.GetOptions{})
+}
