@@ -178,7 +178,9 @@ spec:
 		if _, err := c.kube.RbacV1().ClusterRoles().Create(context.Background(), role, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = c.kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+		})
 		grant(t, c, "tenant-b", "alice", role.Name)
 		if out, err := as("alice", clone, "create", "-n", "tenant-a", "-f", "-"); err != nil {
 			t.Fatalf("alice with datavolumes/source in tenant-b: %v\n%s", err, out)
