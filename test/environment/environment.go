@@ -61,6 +61,9 @@ type Environment struct {
 	Config *rest.Config
 	// LogDir holds one log file per process.
 	LogDir string
+	// ServerURL is vm-apiserver's own address, for requests that bypass
+	// the aggregator.
+	ServerURL string
 
 	caPEM     []byte
 	processes []*process
@@ -372,6 +375,7 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 		return err
 	}
 	e.processes = append(e.processes, server)
+	e.ServerURL = "https://127.0.0.1:" + strconv.Itoa(ports[0])
 
 	client, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
