@@ -18,7 +18,67 @@ const (
 	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no
 	// field for it.
 	OpticalAnnotation = ReservedPrefix + "optical"
+	// SecretHeadersAnnotation lists the names of the HTTP headers kept in
+	// the disk's headers Secret, comma-separated.
+	SecretHeadersAnnotation = ReservedPrefix + "secret-headers"
+	// RedactedHeaderValue stands for a credential header's value on read:
+	// the value lives in a Secret, which readers of VMDisks may not see.
+	RedactedHeaderValue = "(redacted: kept in a Secret)"
+	// headerSecretKeyPrefix names the Secret's keys, one header each, as
+	// CDI's secretExtraHeaders reads them ("Name: value").
+	headerSecretKeyPrefix = "header"
 )
+
+// credentialWords mark a header name as carrying a credential. Matching
+// too much only moves a harmless header into a Secret.
+var credentialWords = []string{"auth", "token", "secret", "password", "passwd", "key", "cookie", "session", "credential", "signature"}
+
+// IsCredentialHeader says whether an HTTP header's value is kept in a Secret
+// instead of the DataVolume spec.
+func IsCredentialHeader(name string) bool {
+	lower := strings.ToLower(name)
+	for _, w := range credentialWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// HeadersSecretName is the Secret holding disk's credential headers.
+func HeadersSecretName(disk string) string { return disk + "-http-headers" }
+
+// HeadersSecretFor is the Secret holding disk's credential headers, or nil
+// when it has none. The caller adds the owner reference to the DataVolume.
+func HeadersSecretFor(disk *apps.VMDisk) *corev1.Secret {
+	if disk.Spec.Source.HTTP == nil {
+		return nil
+	}
+	data := map[string][]byte{}
+	for i, line := range headerLines(credentialHeaders(disk.Spec.Source.HTTP.Headers, true)) {
+		data[headerSecretKeyPrefix+fmt.Sprint(i)] = []byte(line)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: HeadersSecretName(disk.Name), Namespace: disk.Namespace, Labels: map[string]string{KindLabel: VMDiskKind}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+// credentialHeaders are the headers that are (credentials true) or are not
+// credentials.
+func credentialHeaders(headers map[string]string, credentials bool) map[string]string {
+	out := map[string]string{}
+	for name, value := range headers {
+		if IsCredentialHeader(name) == credentials {
+			out[name] = value
+		}
+	}
+	return out
+}
 
 // DataVolumeFor is the DataVolume that stores disk. existing is the current
 // DataVolume on update (its other fields are kept) and nil on create.
@@ -42,6 +102,16 @@ func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVo
 	dv.TypeMeta = metav1.TypeMeta{}
 
 	dv.Spec.Source = dataVolumeSource(&disk.Spec.Source)
+	delete(dv.Annotations, SecretHeadersAnnotation)
+	if secret := HeadersSecretFor(disk); secret != nil {
+		dv.Spec.Source.HTTP.SecretExtraHeaders = []string{secret.Name}
+		names := make([]string, 0, len(secret.Data))
+		for name := range credentialHeaders(disk.Spec.Source.HTTP.Headers, true) {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		dv.Annotations = setKey(dv.Annotations, SecretHeadersAnnotation, strings.Join(names, ","))
+	}
 	if dv.Spec.Storage == nil {
 		dv.Spec.Storage = &cdiv1.StorageSpec{}
 	}
@@ -65,7 +135,7 @@ func dataVolumeSource(src *apps.VMDiskSource) *cdiv1.DataVolumeSource {
 	case src.HTTP != nil:
 		return &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{
 			URL:          src.HTTP.URL,
-			ExtraHeaders: headerLines(src.HTTP.Headers),
+			ExtraHeaders: headerLines(credentialHeaders(src.HTTP.Headers, false)),
 			Checksum:     src.HTTP.Checksum,
 		}}
 	case src.Registry != nil:
@@ -104,6 +174,14 @@ func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
 	disk.Spec.Optical = dv.Annotations[OpticalAnnotation] == "true"
 	if disk.Spec.Source, err = vmDiskSource(dv.Spec.Source); err != nil {
 		return nil, fmt.Errorf("DataVolume %s/%s: %w", dv.Namespace, dv.Name, err)
+	}
+	if names := dv.Annotations[SecretHeadersAnnotation]; names != "" && disk.Spec.Source.HTTP != nil {
+		if disk.Spec.Source.HTTP.Headers == nil {
+			disk.Spec.Source.HTTP.Headers = map[string]string{}
+		}
+		for _, name := range strings.Split(names, ",") {
+			disk.Spec.Source.HTTP.Headers[name] = RedactedHeaderValue
+		}
 	}
 	if dv.Spec.Storage != nil {
 		if size, ok := dv.Spec.Storage.Resources.Requests[corev1.ResourceStorage]; ok {

@@ -180,3 +180,37 @@ func TestVMDiskFromUnsupportedSource(t *testing.T) {
 		t.Fatal("an upload source read as a VMDisk")
 	}
 }
+
+// TestCredentialHeadersGoToASecret checks the split of HTTP headers: plain
+// ones in the DataVolume, credentials in the Secret, redacted on read.
+func TestCredentialHeadersGoToASecret(t *testing.T) {
+	size := resource.MustParse("1Gi")
+	disk := &apps.VMDisk{
+		ObjectMeta: metav1.ObjectMeta{Name: "img", Namespace: "ns"},
+		Spec: apps.VMDiskSpec{Storage: &size, StorageClass: "replicated", Source: apps.VMDiskSource{HTTP: &apps.HTTPDiskSource{
+			URL: "https://example.com/x.img", Headers: map[string]string{"Authorization": "Bearer t", "X-Api-Key": "k", "Accept": "*/*"},
+		}}},
+	}
+	dv, err := DataVolumeFor(disk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dv.Spec.Source.HTTP.ExtraHeaders; len(got) != 1 || got[0] != "Accept: */*" {
+		t.Errorf("extraHeaders: %v", got)
+	}
+	if got := dv.Spec.Source.HTTP.SecretExtraHeaders; len(got) != 1 || got[0] != "img-http-headers" {
+		t.Errorf("secretExtraHeaders: %v", got)
+	}
+	secret := HeadersSecretFor(disk)
+	if secret == nil || string(secret.Data["header0"]) != "Authorization: Bearer t" || string(secret.Data["header1"]) != "X-Api-Key: k" {
+		t.Fatalf("secret: %+v", secret)
+	}
+	back, err := VMDiskFrom(dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Authorization": RedactedHeaderValue, "X-Api-Key": RedactedHeaderValue, "Accept": "*/*"}
+	if diff := cmp.Diff(want, back.Spec.Source.HTTP.Headers); diff != "" {
+		t.Errorf("headers read back (-want +got):\n%s", diff)
+	}
+}

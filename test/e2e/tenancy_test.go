@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -239,4 +240,78 @@ func canI(as string, args ...string) string {
 	out, _ := env.Kubectl(context.Background(), "", append([]string{"auth", "can-i", as}, args...)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// TestCredentialHeadersStayInASecret applies the reference's HTTP source
+// with an Authorization header: the token goes to a Secret passed through
+// CDI's secretExtraHeaders, and a tenant with only view never reads it.
+func TestCredentialHeadersStayInASecret(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	grant(t, c, ns, "dave", "view")
+	const token = "Bearer token123"
+	manifest := `apiVersion: apps.cozystack.io/v1alpha1
+kind: VMDisk
+metadata:
+  name: private-image
+spec:
+  source:
+    http:
+      url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img"
+      headers:
+        Authorization: "` + token + `"
+        Accept: "application/octet-stream"
+`
+	kubectlStdin(t, manifest, "apply", "-n", ns, "-f", "-")
+	ctx := context.Background()
+	dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "private-image", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	http := dv.Spec.Source.HTTP
+	if strings.Join(http.ExtraHeaders, ",") != "Accept: application/octet-stream" || strings.Join(http.SecretExtraHeaders, ",") != "private-image-http-headers" {
+		t.Fatalf("DataVolume headers: extra %v, secret %v", http.ExtraHeaders, http.SecretExtraHeaders)
+	}
+	raw, err := json.Marshal(dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "token123") {
+		t.Fatalf("the token is in the DataVolume: %s", raw)
+	}
+	secret, err := c.kube.CoreV1().Secrets(ns).Get(ctx, "private-image-http-headers", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(secret.Data["header0"]) != "Authorization: "+token || len(secret.OwnerReferences) != 1 || secret.OwnerReferences[0].UID != dv.UID {
+		t.Fatalf("headers Secret: %v %+v", secret.Data, secret.OwnerReferences)
+	}
+
+	eventually(t, "dave to be allowed to read VMDisks", func() (bool, string) {
+		out := canI("--as=dave", "get", "vmdisks.apps.cozystack.io", "-n", ns)
+		return out == "yes", out
+	})
+	out, err := as("dave", "", "get", "vmdisk", "private-image", "-n", ns, "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "token123") || !strings.Contains(out, "Authorization: '(redacted: kept in a Secret)'") {
+		t.Fatalf("a view user reads:\n%s", out)
+	}
+	if out, err := as("dave", "", "get", "secret", "private-image-http-headers", "-n", ns); err == nil {
+		t.Fatalf("view must not read Secrets:\n%s", out)
+	}
+
+	// Applying the same manifest again is no change, not an immutable-field
+	// error.
+	if out := kubectlStdin(t, manifest, "apply", "-n", ns, "-f", "-"); !strings.Contains(out, "private-image") {
+		t.Fatal(out)
+	}
+	again, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "private-image", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(again); strings.Contains(string(raw), "token123") {
+		t.Fatalf("re-applying put the token in the DataVolume: %s", raw)
+	}
 }

@@ -2,7 +2,10 @@ package vmdisk
 
 import (
 	"context"
+
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -134,7 +137,57 @@ func (d dataVolumes) Create(ctx context.Context, obj runtime.Object, opts *metav
 	if err := d.authorizeClone(ctx, dv); err != nil {
 		return nil, err
 	}
-	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
+	secret := projection.HeadersSecretFor(obj.(*apps.VMDisk))
+	if secret == nil {
+		return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
+	}
+	return d.createWithHeadersSecret(ctx, dv, secret, opts.DryRun)
+}
+
+// removeHalfMade deletes what a failed create wrote (dv may be nil).
+func (d dataVolumes) removeHalfMade(dv *cdiv1.DataVolume, secret *corev1.Secret) {
+	ctx := context.Background()
+	if dv != nil {
+		uid := dv.UID
+		if err := d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Delete(ctx, dv.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			klog.ErrorS(err, "Could not remove the DataVolume of a failed create", "namespace", dv.Namespace, "name", dv.Name)
+		}
+	}
+	uid := secret.UID
+	if err := d.Kube.CoreV1().Secrets(secret.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+		klog.ErrorS(err, "Could not remove the headers Secret of a failed create", "namespace", secret.Namespace, "name", secret.Name)
+	}
+}
+
+// createWithHeadersSecret writes the credential headers' Secret before the
+// DataVolume that reads it, then makes the DataVolume its owner; a failed
+// DataVolume write removes the Secret again.
+func (d dataVolumes) createWithHeadersSecret(ctx context.Context, dv *cdiv1.DataVolume, secret *corev1.Secret, dryRun []string) (*cdiv1.DataVolume, error) {
+	secrets := d.Kube.CoreV1().Secrets(dv.Namespace)
+	created, err := secrets.Create(ctx, secret, metav1.CreateOptions{DryRun: dryRun})
+	if apierrors.IsAlreadyExists(err) {
+		return nil, apierrors.NewConflict(apps.Resource("vmdisks"), dv.Name, fmt.Errorf("Secret %s/%s already exists", dv.Namespace, secret.Name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: dryRun})
+	if err != nil {
+		if len(dryRun) == 0 {
+			d.removeHalfMade(nil, created)
+		}
+		return nil, err
+	}
+	if len(dryRun) == 0 {
+		created.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: cdiv1.SchemeGroupVersion.String(), Kind: "DataVolume", Name: out.Name, UID: out.UID, Controller: ptr.To(true),
+		}}
+		if _, err := secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+			d.removeHalfMade(out, created)
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cdiv1.DataVolume, opts *metav1.UpdateOptions) (*cdiv1.DataVolume, error) {

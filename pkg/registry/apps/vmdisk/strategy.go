@@ -27,6 +27,7 @@ func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	disk := obj.(*apps.VMDisk)
 	disk.Status = apps.VMDiskStatus{}
 	defaultSourceNamespace(disk)
+	redactLastApplied(disk)
 }
 
 // PrepareForUpdate keeps the status, which clients cannot write, and applies
@@ -36,6 +37,8 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	disk := obj.(*apps.VMDisk)
 	disk.Status = old.(*apps.VMDisk).Status
 	defaultSourceNamespace(disk)
+	keepStoredCredentials(disk, old.(*apps.VMDisk))
+	redactLastApplied(disk)
 }
 
 func defaultSourceNamespace(disk *apps.VMDisk) {

@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
@@ -129,7 +130,7 @@ func (v *virtualMachines) reconcileOwned(ctx context.Context, vm *kubevirtv1.Vir
 	}
 	owner := metav1.OwnerReference{
 		APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine",
-		Name: vm.Name, UID: uid, Controller: ptrTo(true),
+		Name: vm.Name, UID: uid, Controller: ptr.To(true),
 	}
 	for _, o := range v.ownedObjects(vm.Namespace, b) {
 		current, err := o.get(ctx)
@@ -157,5 +158,3 @@ func (v *virtualMachines) reconcileOwned(ctx context.Context, vm *kubevirtv1.Vir
 	}
 	return nil
 }
-
-func ptrTo[T any](v T) *T { return &v }
