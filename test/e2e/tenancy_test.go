@@ -315,3 +315,41 @@ spec:
 		t.Fatalf("re-applying put the token in the DataVolume: %s", raw)
 	}
 }
+
+// TestAttachingNeedsTheRightToReadTheDisk gives erin VMInstances but not
+// VMDisks: she may not attach a disk she could not read herself.
+func TestAttachingNeedsTheRightToReadTheDisk(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "vminstances-only"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"apps.cozystack.io"}, Resources: []string{"vminstances"}, Verbs: []string{"get", "list", "create"}}},
+	}
+	if _, err := c.kube.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "erin"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "erin"}},
+	}
+	if _, err := c.kube.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectlStdin(t, tenantDisk, "apply", "-n", ns, "-f", "-")
+	attach := "apiVersion: apps.cozystack.io/v1alpha1\nkind: VMInstance\nmetadata:\n  name: vm\nspec:\n  disks:\n    - name: disk\n"
+	eventually(t, "erin's role to apply", func() (bool, string) {
+		out := canI("--as=erin", "create", "vminstances.apps.cozystack.io", "-n", ns)
+		return out == "yes", out
+	})
+	out, err := as("erin", attach, "create", "-n", ns, "-f", "-")
+	assertForbidden(t, out, err, "erin attaching a VMDisk she cannot read")
+	if !strings.Contains(out, `attaching VMDisk "disk" needs get on vmdisks.apps.cozystack.io`) {
+		t.Errorf("the refusal should name the permission:\n%s", out)
+	}
+	assertNoBackendObjects(t, c, ns, "vm")
+	if out, err := as("erin", "apiVersion: apps.cozystack.io/v1alpha1\nkind: VMInstance\nmetadata:\n  name: plain\n", "create", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("erin may create a VMInstance without attached disks: %v\n%s", err, out)
+	}
+}

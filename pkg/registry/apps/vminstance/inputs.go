@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"sort"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -76,6 +79,18 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 			return in, err
 		default:
 			in.Optical[d.Name] = dv.Annotations[projection.OpticalAnnotation] == "true"
+			// The VM will read the disk with the server's identity: the user
+			// must be allowed to read it themselves.
+			allowed, err := backend.UserMay(ctx, v.Kube, authorizationv1.ResourceAttributes{
+				Namespace: inst.Namespace, Verb: "get", Group: apps.GroupName, Resource: "vmdisks", Name: d.Name,
+			})
+			if err != nil {
+				return in, err
+			}
+			if !allowed {
+				return in, apierrors.NewForbidden(apps.Resource("vminstances"), inst.Name,
+					fmt.Errorf("attaching VMDisk %q needs get on vmdisks.%s in namespace %s", d.Name, apps.GroupName, inst.Namespace))
+			}
 		}
 	}
 	if len(errs) > 0 {
