@@ -168,8 +168,8 @@ func startLines(t *testing.T, cmd *exec.Cmd) *lineReader {
 	return r
 }
 
-// waitFor reads lines until one contains want.
-func (r *lineReader) waitFor(t *testing.T, want string) {
+// waitFor reads lines until one contains every one of want.
+func (r *lineReader) waitFor(t *testing.T, want ...string) {
 	t.Helper()
 	timeout := time.After(eventuallyTimeout)
 	for {
@@ -178,11 +178,20 @@ func (r *lineReader) waitFor(t *testing.T, want string) {
 			if !ok {
 				t.Fatalf("the command ended before printing %q", want)
 			}
-			if strings.Contains(line, want) {
+			if containsAll(line, want) {
 				return
 			}
 		case <-timeout:
 			t.Fatalf("the command never printed %q", want)
 		}
 	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -8,10 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -43,6 +45,8 @@ type Store[B BackendObject, L runtime.Object] struct {
 	BackendProvider string
 	// Availability tells whether BackendResource is served.
 	Availability *backend.Availability
+	// FieldSet gives the fields a public object can be selected by.
+	FieldSet func(runtime.Object) fields.Set
 
 	NewFunc     func() runtime.Object
 	NewListFunc func() runtime.Object
@@ -113,8 +117,9 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 	}
 	items := make([]runtime.Object, 0, len(projected))
 	for _, obj := range projected {
-		// One unreadable object must not hide the others.
-		if obj != nil {
+		// One unreadable object must not hide the others. A page may end up
+		// shorter than the limit, which the API allows.
+		if obj != nil && s.matchesFields(options, obj) {
 			items = append(items, obj)
 		}
 	}
@@ -138,6 +143,9 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 
 // Watch watches the primary backend objects and translates every event.
 func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	if options == nil {
+		options = &metainternalversion.ListOptions{}
+	}
 	if err := s.requireBackend(); err != nil {
 		return nil, err
 	}
@@ -145,11 +153,47 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	if err != nil {
 		return nil, err
 	}
+	matched, err := s.matchedAtStart(ctx, options, backendOpts)
+	if err != nil {
+		return nil, err
+	}
 	w, err := s.Resource.Client(genericapirequest.NamespaceValue(ctx)).Watch(ctx, backendOpts)
 	if err != nil {
 		return nil, s.publicError(err, "")
 	}
-	return newTranslatingWatch(ctx, w, s), nil
+	return newTranslatingWatch(ctx, w, s, options, matched), nil
+}
+
+// matchedAtStart lists which objects match a projected field selector where
+// the watch starts, so that one that stops matching is sent as DELETED to
+// a client that listed it. A watch that replays initial events learns
+// that from them instead.
+func (s *Store[B, L]) matchedAtStart(ctx context.Context, options *metainternalversion.ListOptions, backendOpts metav1.ListOptions) (map[types.UID]bool, error) {
+	matched := map[types.UID]bool{}
+	if _, rest := splitFieldSelector(options.FieldSelector); !rest || (options.SendInitialEvents != nil && *options.SendInitialEvents) {
+		return matched, nil
+	}
+	listOpts := metav1.ListOptions{LabelSelector: backendOpts.LabelSelector, FieldSelector: backendOpts.FieldSelector, ResourceVersion: backendOpts.ResourceVersion}
+	if rv := backendOpts.ResourceVersion; rv != "" && rv != "0" {
+		listOpts.ResourceVersionMatch = metav1.ResourceVersionMatchExact
+	}
+	list, err := s.Resource.Client(genericapirequest.NamespaceValue(ctx)).List(ctx, listOpts)
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	projected, err := s.Resource.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), s.Resource.Items(list))
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	for _, obj := range projected {
+		if obj == nil || !s.matchesFields(options, obj) {
+			continue
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			matched[m.GetUID()] = true
+		}
+	}
+	return matched, nil
 }
 
 // Create validates a new public object and writes its backend objects.
@@ -378,5 +422,21 @@ func (s *Store[B, L]) backendListOptions(options *metainternalversion.ListOption
 		return out, err
 	}
 	out.LabelSelector = selector.Add(*kindRequirement).String()
+	out.FieldSelector = ""
+	if backendFields, _ := splitFieldSelector(options.FieldSelector); backendFields != nil {
+		out.FieldSelector = backendFields.String()
+	}
 	return out, nil
+}
+
+// matchesFields applies the part of the field selector the backend could
+// not (fields of the projection, such as status.phase).
+func (s *Store[B, L]) matchesFields(options *metainternalversion.ListOptions, obj runtime.Object) bool {
+	if options == nil {
+		return true
+	}
+	if _, rest := splitFieldSelector(options.FieldSelector); !rest {
+		return true
+	}
+	return options.FieldSelector.Matches(s.FieldSet(obj))
 }

@@ -5,7 +5,9 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 )
@@ -14,18 +16,27 @@ import (
 // Bookmarks become empty public objects carrying the resourceVersion and
 // annotations (so the WatchList "initial-events-end" marker survives);
 // error events (*metav1.Status, such as 410 Gone) pass unchanged.
+//
+// With a field selector on projected fields, the watch applies it itself and,
+// like kube-apiserver, turns an object that starts or stops matching into
+// ADDED or DELETED.
 type translatingWatch[B BackendObject, L runtime.Object] struct {
 	backend watch.Interface
 	store   *Store[B, L]
+	options *metainternalversion.ListOptions
+	// matched records which objects the caller has seen as matching.
+	matched map[types.UID]bool
 	result  chan watch.Event
 	done    chan struct{}
 	stop    sync.Once
 }
 
-func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, backend watch.Interface, store *Store[B, L]) *translatingWatch[B, L] {
+func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, backend watch.Interface, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend: backend,
 		store:   store,
+		options: options,
+		matched: matched,
 		result:  make(chan watch.Event),
 		done:    make(chan struct{}),
 	}
@@ -84,7 +95,29 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 		klog.ErrorS(err, "Skipping backend watch event that does not project", "kind", w.store.Kind, "namespace", primary.GetNamespace(), "name", primary.GetName())
 		return event, false
 	}
-	return watch.Event{Type: event.Type, Object: obj}, true
+	return w.filter(watch.Event{Type: event.Type, Object: obj}, primary.GetUID())
+}
+
+// filter applies the projected part of a field selector to an event.
+func (w *translatingWatch[B, L]) filter(event watch.Event, uid types.UID) (watch.Event, bool) {
+	if _, rest := splitFieldSelector(w.options.FieldSelector); !rest {
+		return event, true
+	}
+	matches := w.options.FieldSelector.Matches(w.store.FieldSet(event.Object))
+	seen := w.matched[uid]
+	switch {
+	case event.Type == watch.Deleted:
+		delete(w.matched, uid)
+		return event, seen
+	case matches && !seen:
+		w.matched[uid] = true
+		return watch.Event{Type: watch.Added, Object: event.Object}, true
+	case !matches && seen:
+		delete(w.matched, uid)
+		return watch.Event{Type: watch.Deleted, Object: event.Object}, true
+	default:
+		return event, matches
+	}
 }
 
 func (w *translatingWatch[B, L]) bookmark(event watch.Event) (watch.Event, bool) {

@@ -28,7 +28,7 @@ var (
 func init() {
 	// Generated defaulters and conversions register themselves on
 	// localSchemeBuilder in their own init functions.
-	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs)
+	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs, addFieldLabelConversions)
 }
 
 func addKnownTypes(scheme *runtime.Scheme) error {

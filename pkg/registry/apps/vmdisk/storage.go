@@ -39,12 +39,13 @@ func NewREST(clients backend.Clients, availability *backend.Availability, typer 
 		BackendResource: DataVolumes,
 		BackendProvider: "CDI",
 		Availability:    availability,
+		FieldSet:        fieldSet,
 		NewFunc:         func() runtime.Object { return &apps.VMDisk{} },
 		NewListFunc:     func() runtime.Object { return &apps.VMDiskList{} },
 		Strategy:        newStrategy(typer),
 		TableConvertor:  tableConvertor{},
 		ShortNamesList:  []string{"vmd"},
-		CategoryList:    []string{"all"},
+		CategoryList:    []string{"all", "vmapps"},
 	}
 }
 

@@ -37,12 +37,13 @@ func NewREST(clients backend.Clients, profiles catalogue.Catalogue, events recor
 		BackendResource: VirtualMachines,
 		BackendProvider: "KubeVirt",
 		Availability:    availability,
+		FieldSet:        fieldSet,
 		NewFunc:         func() runtime.Object { return &apps.VMInstance{} },
 		NewListFunc:     func() runtime.Object { return &apps.VMInstanceList{} },
 		Strategy:        newStrategy(typer),
 		TableConvertor:  tableConvertor{},
 		ShortNamesList:  []string{"vmin"},
-		CategoryList:    []string{"all"},
+		CategoryList:    []string{"all", "vmapps"},
 	}
 }
 
