@@ -125,6 +125,7 @@ func schema_pkg_apis_apps_v1alpha1_ExternalPort(ref common.ReferenceCallback) co
 					"protocol": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Protocol: TCP or UDP. Defaults to TCP.",
+							Default:     "TCP",
 							Type:        []string{"string"},
 							Format:      "",
 						},

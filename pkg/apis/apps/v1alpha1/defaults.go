@@ -11,7 +11,6 @@ const (
 	DefaultDiskStorage     = "5Gi"
 	DefaultInstanceType    = "u1.medium"
 	DefaultInstanceProfile = "ubuntu"
-	DefaultPortProtocol    = "TCP"
 )
 
 func addDefaultingFuncs(scheme *runtime.Scheme) error {
@@ -53,12 +52,10 @@ func SetDefaults_VMInstanceDisk(obj *VMInstanceDisk) {
 	}
 }
 
-// SetDefaults_ExternalPort makes a port TCP and forwards it to the same port
-// inside the machine unless told otherwise.
+// SetDefaults_ExternalPort forwards a port to the same port inside the
+// machine unless told otherwise. (The protocol's default is a +default
+// marker, so that server-side apply knows it too: protocol is a list key.)
 func SetDefaults_ExternalPort(obj *ExternalPort) {
-	if obj.Protocol == "" {
-		obj.Protocol = DefaultPortProtocol
-	}
 	if obj.TargetPort == 0 {
 		obj.TargetPort = obj.Port
 	}

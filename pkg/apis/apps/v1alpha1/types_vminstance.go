@@ -110,6 +110,7 @@ type ExternalPort struct {
 	Port int32 `json:"port"`
 	// Protocol: TCP or UDP. Defaults to TCP.
 	// +optional
+	// +default="TCP"
 	Protocol string `json:"protocol,omitempty"`
 	// TargetPort is the port inside the machine. Defaults to port.
 	// +optional

@@ -56,6 +56,9 @@ func SetObjectDefaults_VMInstance(in *VMInstance) {
 	for i := range in.Spec.ExternalPorts {
 		a := &in.Spec.ExternalPorts[i]
 		SetDefaults_ExternalPort(a)
+		if a.Protocol == "" {
+			a.Protocol = "TCP"
+		}
 	}
 }
 

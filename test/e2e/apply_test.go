@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	applyv1alpha1 "github.com/cozystack/vm-apiserver/pkg/generated/applyconfiguration/apps/v1alpha1"
+)
+
+const ssaInstance = `apiVersion: apps.cozystack.io/v1alpha1
+kind: VMInstance
+metadata:
+  name: web
+  labels:
+    tier: front
+spec:
+  external: true
+  externalPorts:
+    - port: 22
+    - port: 80
+  disks:
+    - name: root
+      size: 10Gi
+`
+
+// TestServerSideApply checks field ownership through kubectl apply
+// --server-side and the generated apply configurations.
+func TestServerSideApply(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	kubectlStdin(t, ssaInstance, "apply", "--server-side", "-n", ns, "-f", "-")
+	// Removing a field from the applied configuration removes it.
+	kubectlStdin(t, strings.Replace(ssaInstance, "    - port: 80\n", "", 1), "apply", "--server-side", "-n", ns, "-f", "-")
+	inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inst.Spec.ExternalPorts) != 1 || inst.Spec.ExternalPorts[0].Port != 22 {
+		t.Fatalf("port 80 should be gone: %+v", inst.Spec.ExternalPorts)
+	}
+	var managers []string
+	for _, m := range inst.ManagedFields {
+		managers = append(managers, m.Manager+"/"+string(m.Operation))
+	}
+	if strings.Join(managers, ",") != "kubectl/Apply" {
+		t.Errorf("managed fields: %v", managers)
+	}
+
+	// Another manager setting the same field conflicts, and can force it.
+	other := "apiVersion: apps.cozystack.io/v1alpha1\nkind: VMInstance\nmetadata:\n  name: web\n  labels:\n    tier: back\n"
+	out, err := env.Kubectl(ctx, other, "apply", "--server-side", "--field-manager=other", "-n", ns, "-f", "-")
+	if err == nil || !strings.Contains(out, "conflict") {
+		t.Fatalf("a second manager should conflict on metadata.labels.tier: %v\n%s", err, out)
+	}
+	kubectlStdin(t, other, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-n", ns, "-f", "-")
+	if got := kubectl(t, "get", "vminstance", "web", "-n", ns, "-o", "jsonpath={.metadata.labels.tier}"); got != "back" {
+		t.Fatalf("forced label: %s", got)
+	}
+
+	// The generated apply configurations do the same from Go.
+	cfg := applyv1alpha1.VMInstance("web", ns).WithSpec(applyv1alpha1.VMInstanceSpec().WithRunning(false))
+	applied, err := c.apps.AppsV1alpha1().VMInstances(ns).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: "go-client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Spec.Running == nil || *applied.Spec.Running || len(applied.Spec.Disks) != 1 {
+		t.Fatalf("applied: %+v", applied.Spec)
+	}
+}
+
+// TestPatchTypes patches with JSON, merge and strategic merge patches, and
+// checks that a kubectl edit style replace of the object read is no change.
+func TestPatchTypes(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	kubectlStdin(t, ssaInstance, "apply", "-n", ns, "-f", "-")
+	kubectl(t, "patch", "vminstance", "web", "-n", ns, "--type", "json", "-p", `[{"op":"replace","path":"/spec/running","value":false}]`)
+	kubectl(t, "patch", "vminstance", "web", "-n", ns, "--type", "merge", "-p", `{"spec":{"instanceType":"u1.large"}}`)
+	// Strategic merge: list entries merge by their key instead of replacing
+	// the list.
+	kubectl(t, "patch", "vminstance", "web", "-n", ns, "--type", "strategic", "-p", `{"spec":{"disks":[{"name":"data","size":"20Gi"}],"externalPorts":[{"port":443}]}}`)
+	inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disks []string
+	for _, d := range inst.Spec.Disks {
+		disks = append(disks, d.Name)
+	}
+	if *inst.Spec.Running || inst.Spec.InstanceType != "u1.large" || len(inst.Spec.Disks) != 2 || len(inst.Spec.ExternalPorts) != 3 {
+		t.Fatalf("after patches: running %v type %s disks %v ports %+v", *inst.Spec.Running, inst.Spec.InstanceType, disks, inst.Spec.ExternalPorts)
+	}
+
+	// kubectl edit writes back what it read: nothing changes.
+	before := inst.ResourceVersion
+	replaced, err := c.apps.AppsV1alpha1().VMInstances(ns).Update(ctx, inst, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replaced.ResourceVersion != before {
+		t.Fatalf("writing back the object read changed it: resourceVersion %s -> %s", before, replaced.ResourceVersion)
+	}
+}
