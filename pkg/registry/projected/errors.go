@@ -25,9 +25,13 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 	}
 	switch st.Reason {
 	case metav1.StatusReasonNotFound:
-		if st.Details == nil || st.Details.Kind == "" {
+		if resourceMissing(st) {
 			s.Availability.Forget(s.BackendResource)
-			return s.requireBackend()
+			if err := s.requireBackend(); err != nil {
+				return err
+			}
+			// Discovery may still list a resource whose CRD is going away.
+			return apierrors.NewServiceUnavailable(fmt.Sprintf("the backend resource %s (%s) is not served right now", s.BackendResource.GroupResource(), s.BackendProvider))
 		}
 		return apierrors.NewNotFound(s.PublicResource, name)
 	case metav1.StatusReasonAlreadyExists:
@@ -42,6 +46,15 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 		return &apierrors.StatusError{ErrStatus: *out}
 	}
 	return err
+}
+
+// resourceMissing tells a 404 for the whole backend resource (its CRD is
+// gone) from one for an object: kube-apiserver and client-go both say "the
+// server could not find the requested resource", in a Status without
+// details or in one client-go makes up from a plain "404 page not found".
+func resourceMissing(st metav1.Status) bool {
+	return st.Details == nil || st.Details.Kind == "" ||
+		strings.HasPrefix(st.Message, "the server could not find the requested resource")
 }
 
 // conflictReason is the part of a conflict message after the object's name.
