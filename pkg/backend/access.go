@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,21 +12,39 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// RequestUser is the user of the request, as reviews take it.
+func RequestUser(ctx context.Context) (authenticationv1.UserInfo, error) {
+	user, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return authenticationv1.UserInfo{}, apierrors.NewInternalError(fmt.Errorf("no user in the request"))
+	}
+	info := authenticationv1.UserInfo{Username: user.GetName(), UID: user.GetUID(), Groups: user.GetGroups()}
+	if extra := user.GetExtra(); len(extra) > 0 {
+		info.Extra = map[string]authenticationv1.ExtraValue{}
+		for k, v := range extra {
+			info.Extra[k] = v
+		}
+	}
+	return info, nil
+}
+
 // UserMay asks kube-apiserver whether the user of the request may do attrs,
 // for the checks vm-apiserver makes because it writes the backend with its
 // own identity.
 func UserMay(ctx context.Context, kube kubernetes.Interface, attrs authorizationv1.ResourceAttributes) (bool, error) {
-	user, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return false, apierrors.NewInternalError(fmt.Errorf("no user in the request"))
-	}
-	extra := map[string]authorizationv1.ExtraValue{}
-	for k, v := range user.GetExtra() {
-		extra[k] = v
+	user, err := RequestUser(ctx)
+	if err != nil {
+		return false, err
 	}
 	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user.GetName(), UID: user.GetUID(), Groups: user.GetGroups(), Extra: extra, ResourceAttributes: &attrs,
+		User: user.Username, UID: user.UID, Groups: user.Groups, ResourceAttributes: &attrs,
 	}}
+	if len(user.Extra) > 0 {
+		review.Spec.Extra = map[string]authorizationv1.ExtraValue{}
+		for k, v := range user.Extra {
+			review.Spec.Extra[k] = authorizationv1.ExtraValue(v)
+		}
+	}
 	answer, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {
 		return false, err

@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backend"
 )
 
 // authorizeClone applies CDI's clone check to the requesting user. vm-apiserver
@@ -21,15 +20,10 @@ import (
 // read. A clone from another namespace needs create on datavolumes/source
 // there (CDI's rule, through CDI's own helper).
 func (d dataVolumes) authorizeClone(ctx context.Context, dv *cdiv1.DataVolume) error {
-	user, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return apierrors.NewInternalError(fmt.Errorf("no user in the request"))
+	userInfo, err := backend.RequestUser(ctx)
+	if err != nil {
+		return err
 	}
-	extra := map[string]authenticationv1.ExtraValue{}
-	for k, v := range user.GetExtra() {
-		extra[k] = v
-	}
-	userInfo := authenticationv1.UserInfo{Username: user.GetName(), UID: user.GetUID(), Groups: user.GetGroups(), Extra: extra}
 	response, err := dv.AuthorizeUser(dv.Namespace, dv.Name, cloneAuthProxy{ctx: ctx, d: d}, userInfo)
 	if err != nil && err != cdiv1.ErrNoTokenOkay {
 		return err
