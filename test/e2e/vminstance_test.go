@@ -182,8 +182,30 @@ func TestVMInstanceStatusFromBackend(t *testing.T) {
 		out := kubectl(t, "describe", "vminstance", "web", "-n", ns)
 		return strings.Contains(out, "VirtualMachineInstance: VirtualMachineInstance started."), out
 	})
+	// A change to only the Service (a new load balancer address) or only
+	// the VMI (a new IP) reaches watchers of the VMInstance too.
+	svc, err = c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.20"}}
+	if _, err := c.kube.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lines.waitFor(t, " 203.0.113.20 ")
+	runningVMI, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runningVMI.Status.Interfaces[0].IP = "10.244.0.99"
+	runningVMI.Status.Interfaces[0].IPs = []string{"10.244.0.99"}
+	if _, err := kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, runningVMI, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lines.waitFor(t, " 10.244.0.99 ")
+
 	describe := kubectl(t, "describe", "vminstance", "web", "-n", ns)
-	for _, want := range []string{"Name:         web", "Kind:         VMInstance", "External IP:", "203.0.113.10", "Node Name:", "node-1"} {
+	for _, want := range []string{"Name:         web", "Kind:         VMInstance", "External IP:", "203.0.113.20", "Node Name:", "node-1"} {
 		if !strings.Contains(describe, want) {
 			t.Errorf("describe lacks %q:\n%s", want, describe)
 		}

@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -40,6 +41,10 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	ToPublicList(ctx context.Context, namespace string, primaries []B) ([]runtime.Object, error)
 	// CheckDelete refuses deleting a primary object still in use (409).
 	CheckDelete(ctx context.Context, primary B) error
+	// WatchJoined watches, from resourceVersion on, the other backend
+	// objects the projection reads, and sends the primary object each change
+	// affects, until ctx ends. A nil channel means there are none.
+	WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan types.NamespacedName, error)
 	// Create writes the backend objects of a validated new public object
 	// and returns the primary one. opts.DryRun must reach every write.
 	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)

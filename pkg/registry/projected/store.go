@@ -161,7 +161,16 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	if err != nil {
 		return nil, s.publicError(err, "")
 	}
-	return newTranslatingWatch(ctx, w, s, options, matched), nil
+	watchCtx, cancel := context.WithCancel(ctx)
+	joined, err := s.Resource.WatchJoined(watchCtx, genericapirequest.NamespaceValue(ctx), backendOpts.ResourceVersion)
+	if err != nil {
+		cancel()
+		w.Stop()
+		// The server's own access to the joined kinds failed, not the
+		// caller's: not a 403 for them.
+		return nil, apierrors.NewInternalError(fmt.Errorf("watching the objects %s projections read: %w", s.Kind, err))
+	}
+	return newTranslatingWatch(watchCtx, cancel, w, joined, s, options, matched), nil
 }
 
 // matchedAtStart lists which objects match a projected field selector where

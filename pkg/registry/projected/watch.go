@@ -6,10 +6,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
+
+	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 // translatingWatch turns a backend watch into a watch of public objects.
@@ -17,11 +20,16 @@ import (
 // annotations (so the WatchList "initial-events-end" marker survives);
 // error events (*metav1.Status, such as 410 Gone) pass unchanged.
 //
+// A change to another backend object the projection reads (joined) is sent
+// as MODIFIED of the public object, read again.
+//
 // With a field selector on projected fields, the watch applies it itself and,
 // like kube-apiserver, turns an object that starts or stops matching into
 // ADDED or DELETED.
 type translatingWatch[B BackendObject, L runtime.Object] struct {
 	backend watch.Interface
+	joined  <-chan types.NamespacedName
+	cancel  context.CancelFunc
 	store   *Store[B, L]
 	options *metainternalversion.ListOptions
 	// matched records which objects the caller has seen as matching.
@@ -31,9 +39,11 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	stop    sync.Once
 }
 
-func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, backend watch.Interface, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
+func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend watch.Interface, joined <-chan types.NamespacedName, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend: backend,
+		joined:  joined,
+		cancel:  cancel,
 		store:   store,
 		options: options,
 		matched: matched,
@@ -53,29 +63,48 @@ func (w *translatingWatch[B, L]) Stop() {
 func (w *translatingWatch[B, L]) run(ctx context.Context) {
 	defer close(w.result)
 	defer w.backend.Stop()
+	defer w.cancel()
 	for {
+		var out watch.Event
+		var ok bool
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.done:
 			return
-		case event, ok := <-w.backend.ResultChan():
-			if !ok {
+		case event, open := <-w.backend.ResultChan():
+			if !open {
 				return
 			}
-			out, ok := w.translate(ctx, event)
-			if !ok {
+			out, ok = w.translate(ctx, event)
+		case name, open := <-w.joined:
+			if !open {
+				// The joined watches ended; the primary one goes on.
+				w.joined = nil
 				continue
 			}
-			select {
-			case w.result <- out:
-			case <-ctx.Done():
-				return
-			case <-w.done:
-				return
-			}
+			out, ok = w.reread(ctx, name)
+		}
+		if !ok {
+			continue
+		}
+		select {
+		case w.result <- out:
+		case <-ctx.Done():
+			return
+		case <-w.done:
+			return
 		}
 	}
+}
+
+// reread reads a primary object again after a joined object changed.
+func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool) {
+	primary, err := w.store.Resource.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
+	if err != nil || primary.GetLabels()[projection.KindLabel] != w.store.Kind {
+		return watch.Event{}, false
+	}
+	return w.translate(ctx, watch.Event{Type: watch.Modified, Object: primary})
 }
 
 func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Event) (watch.Event, bool) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -197,4 +198,10 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 		return nil, err
 	}
 	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: opts.DryRun})
+}
+
+// WatchJoined returns no joined watch: a disk's projection reads only its
+// DataVolume, besides the VMs listed for usedBy.
+func (dataVolumes) WatchJoined(context.Context, string, string) (<-chan types.NamespacedName, error) {
+	return nil, nil
 }
