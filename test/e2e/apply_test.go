@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	applyv1alpha1 "github.com/cozystack/vm-apiserver/pkg/generated/applyconfiguration/apps/v1alpha1"
@@ -104,5 +105,29 @@ func TestPatchTypes(t *testing.T) {
 	}
 	if replaced.ResourceVersion != before {
 		t.Fatalf("writing back the object read changed it: resourceVersion %s -> %s", before, replaced.ResourceVersion)
+	}
+}
+
+// TestGetApplyRoundTrip pipes kubectl get -o json into kubectl apply: the
+// spec and generation stay as they were (kubectl rewrites only its
+// last-applied annotation, as for built-in kinds).
+func TestGetApplyRoundTrip(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	kubectlStdin(t, ssaInstance, "apply", "-n", ns, "-f", "-")
+	before, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		kubectlStdin(t, kubectl(t, "get", "vminstance", "-n", ns, "-o", "json"), "apply", "-f", "-")
+	}
+	after, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != before.Generation || !equality.Semantic.DeepEqual(after.Spec, before.Spec) {
+		t.Fatalf("get | apply changed the VMInstance: generation %d -> %d\nbefore %+v\nafter  %+v", before.Generation, after.Generation, before.Spec, after.Spec)
 	}
 }

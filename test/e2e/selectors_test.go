@@ -102,3 +102,40 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchFromTooOldResourceVersion watches from a resourceVersion long
+// compacted away: the answer is kube-apiserver's own 410 Gone, in public
+// form, which is what makes client-go relist.
+func TestWatchFromTooOldResourceVersion(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyTimeout)
+	defer cancel()
+	w, err := c.apps.AppsV1alpha1().VMInstances(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: "1"})
+	if err != nil {
+		if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+			t.Fatalf("want 410, got %v", err)
+		}
+		return
+	}
+	defer w.Stop()
+	event, ok := <-w.ResultChan()
+	if !ok {
+		t.Fatal("the watch ended without an event")
+	}
+	status, isStatus := event.Object.(*metav1.Status)
+	if event.Type != "ERROR" || !isStatus || status.Code != 410 {
+		t.Fatalf("want a 410 error event, got %s %+v", event.Type, event.Object)
+	}
+}
+
+// TestExplainVMInstance checks that kubectl explain documents VMInstance
+// fields from the published OpenAPI.
+func TestExplainVMInstance(t *testing.T) {
+	out := kubectl(t, "explain", "vminstance.spec.externalPorts")
+	for _, want := range []string{"KIND:       VMInstance", "port\t<integer> -required-", "protocol\t<string>", "Defaults to TCP", "targetPort\t<integer>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain vminstance.spec.externalPorts lacks %q:\n%s", want, out)
+		}
+	}
+}
