@@ -51,11 +51,13 @@ func validateVMDiskSpec(spec *apps.VMDiskSpec, fldPath *field.Path) field.ErrorL
 	} else if spec.Storage.Sign() <= 0 {
 		allErrs = append(allErrs, field.Invalid(storagePath, spec.Storage.String(), "must be greater than zero"))
 	}
-	allErrs = append(allErrs, validateStorageClassName(spec.StorageClass, fldPath.Child("storageClass"))...)
+	allErrs = append(allErrs, validateRequiredSubdomain(spec.StorageClass, fldPath.Child("storageClass"))...)
 	return allErrs
 }
 
-func validateStorageClassName(name string, fldPath *field.Path) field.ErrorList {
+// validateRequiredSubdomain checks a required name of a cluster object
+// (storage class, catalogue entry): a DNS subdomain.
+func validateRequiredSubdomain(name string, fldPath *field.Path) field.ErrorList {
 	if name == "" {
 		return field.ErrorList{field.Required(fldPath, "")}
 	}

@@ -78,25 +78,14 @@ func validateVMInstanceName(name string) field.ErrorList {
 }
 
 func validateVMInstanceSpec(spec *apps.VMInstanceSpec, vmName string, fldPath *field.Path) field.ErrorList {
-	allErrs := validateInstanceProfile(spec.InstanceProfile, fldPath.Child("instanceProfile"))
+	// The profile's form only; whether the catalogue knows it is checked
+	// where the catalogue is.
+	allErrs := validateRequiredSubdomain(spec.InstanceProfile, fldPath.Child("instanceProfile"))
 	allErrs = append(allErrs, validateSizing(spec, fldPath)...)
 	allErrs = append(allErrs, validateInstanceDisks(spec.Disks, vmName, fldPath.Child("disks"))...)
 	allErrs = append(allErrs, validateExternalPorts(spec.ExternalPorts, fldPath.Child("externalPorts"))...)
 	allErrs = append(allErrs, validateSSHKeys(spec.SSHKeys, fldPath.Child("sshKeys"))...)
 	allErrs = append(allErrs, validateCloudInit(spec.CloudInit, fldPath.Child("cloudInit"))...)
-	return allErrs
-}
-
-// validateInstanceProfile checks the profile's form only; whether the
-// catalogue knows it is checked where the catalogue is.
-func validateInstanceProfile(profile string, fldPath *field.Path) field.ErrorList {
-	if profile == "" {
-		return field.ErrorList{field.Required(fldPath, "")}
-	}
-	var allErrs field.ErrorList
-	for _, msg := range validation.IsDNS1123Subdomain(profile) {
-		allErrs = append(allErrs, field.Invalid(fldPath, profile, msg))
-	}
 	return allErrs
 }
 
@@ -183,7 +172,7 @@ func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *
 			if disk.Size.Sign() <= 0 {
 				allErrs = append(allErrs, field.Invalid(diskPath.Child("size"), disk.Size.String(), "must be greater than zero"))
 			}
-			allErrs = append(allErrs, validateStorageClassName(disk.StorageClass, classPath)...)
+			allErrs = append(allErrs, validateRequiredSubdomain(disk.StorageClass, classPath)...)
 		} else if disk.StorageClass != "" {
 			allErrs = append(allErrs, field.Invalid(classPath, disk.StorageClass,
 				"must be empty when size is unset: the disk attaches an existing VMDisk, which keeps its own storage class"))
