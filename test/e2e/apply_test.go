@@ -131,3 +131,51 @@ func TestGetApplyRoundTrip(t *testing.T) {
 		t.Fatalf("get | apply changed the VMInstance: generation %d -> %d\nbefore %+v\nafter  %+v", before.Generation, after.Generation, before.Spec, after.Spec)
 	}
 }
+
+// TestKubectlEdit runs the real kubectl edit: closing the editor without a
+// change is no change, and an edit is written as one update by the
+// kubectl-edit field manager.
+func TestKubectlEdit(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	kubectlStdin(t, ssaInstance, "apply", "-n", ns, "-f", "-")
+	edit := func(editor string) string {
+		t.Helper()
+		cmd := env.KubectlCommand(ctx, "edit", "vminstance", "web", "-n", ns)
+		cmd.Env = append(cmd.Env, "KUBE_EDITOR="+editor)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl edit with %s: %v\n%s", editor, err, out)
+		}
+		return string(out)
+	}
+	before, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := edit("true"); !strings.Contains(out, "Edit cancelled, no changes made.") {
+		t.Fatalf("closing the editor unchanged: %s", out)
+	}
+	if out := edit(`sed -i -e s/u1.medium/u1.large/`); !strings.Contains(out, "vminstance.apps.cozystack.io/web edited") {
+		t.Fatalf("editing the instance type: %s", out)
+	}
+	after, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Spec.InstanceType != "u1.large" || after.Generation != before.Generation+1 {
+		t.Fatalf("after the edit: instance type %s, generation %d -> %d", after.Spec.InstanceType, before.Generation, after.Generation)
+	}
+	after.Spec.InstanceType = before.Spec.InstanceType
+	if !equality.Semantic.DeepEqual(after.Spec, before.Spec) {
+		t.Fatalf("the edit changed more than the instance type:\nbefore %+v\nafter  %+v", before.Spec, after.Spec)
+	}
+	var managers []string
+	for _, m := range after.ManagedFields {
+		managers = append(managers, m.Manager)
+	}
+	if !strings.Contains(strings.Join(managers, ","), "kubectl-edit") {
+		t.Errorf("the edit's field manager is missing: %v", managers)
+	}
+}

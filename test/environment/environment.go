@@ -64,6 +64,9 @@ type Environment struct {
 	// ServerURL is vm-apiserver's own address, for requests that bypass
 	// the aggregator.
 	ServerURL string
+	// EtcdURL is the etcd client address, for tests that act on storage
+	// itself, such as compacting its history.
+	EtcdURL string
 
 	caPEM     []byte
 	processes []*process
@@ -216,6 +219,7 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	e.EtcdURL = etcdURL
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	etcd, err := startProcess(e.LogDir, "etcd", filepath.Join(e.BinDir, "etcd"),
 		"--name=default",
