@@ -21,7 +21,7 @@ func newInstance(name string, spec appsv1alpha1.VMInstanceSpec) *appsv1alpha1.VM
 	return &appsv1alpha1.VMInstance{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
 }
 
-func sshKey(t *testing.T) string {
+func sshKey(t testing.TB) string {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -344,13 +344,16 @@ func TestVMInstanceAttachesVMDisks(t *testing.T) {
 	if system := vm.Spec.DataVolumeTemplates[0]; system.Spec.Source == nil || system.Spec.Source.Blank == nil {
 		t.Fatalf("a Windows root disk has no image to clone and starts blank: %+v", system.Spec)
 	}
-	got, err := disks.Get(ctx, "installer", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got.Status.UsedBy, ",") != "win" {
-		t.Fatalf("usedBy: %v", got.Status.UsedBy)
-	}
+	// usedBy is status, read from kube-apiserver's watch cache: it follows
+	// the VMInstance as soon as the cache has its VM.
+	eventually(t, "usedBy to name the VMInstance", func() (bool, string) {
+		got, err := disks.Get(ctx, "installer", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got.Status.UsedBy, ",") == "win", fmt.Sprintf("usedBy %v", got.Status.UsedBy)
+	})
+	// Deleting decides on the users, which it reads consistently.
 	err = disks.Delete(ctx, "data", metav1.DeleteOptions{})
 	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "VMInstance win") {
 		t.Fatalf("deleting an attached disk: want 409 naming the VMInstance, got %v", err)

@@ -270,6 +270,9 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 	if e.Config, err = clientcmd.BuildConfigFromFlags("", e.AdminKubeconfig); err != nil {
 		return err
 	}
+	// No client-side throttle: tests and benchmarks measure the servers,
+	// not client-go's default limit of 5 requests per second.
+	e.Config.QPS = -1
 	if err := e.waitHealthy(ctx, kas); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -27,6 +28,13 @@ type Options struct {
 	// ProfileCatalogue is a YAML file mapping OS profiles to preferences and
 	// images; empty means the contract's table.
 	ProfileCatalogue string
+	// BackendQPS and BackendBurst limit the requests vm-apiserver makes to
+	// kube-apiserver. Every public request becomes one or more of them, so
+	// client-go's default of 5 per second would throttle all tenants
+	// together; the defaults are those of the delegated authentication and
+	// authorization clients, which sit on the request path the same way.
+	BackendQPS   float32
+	BackendBurst int
 }
 
 // NewOptions returns the default options: delegated authentication and
@@ -36,6 +44,8 @@ func NewOptions() *Options {
 		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
 	}
 	o.RecommendedOptions.Etcd = nil
+	o.BackendQPS = 200
+	o.BackendBurst = 400
 	return o
 }
 
@@ -54,15 +64,28 @@ func NewCommand(ctx context.Context) *cobra.Command {
 		},
 	}
 	cmd.SetContext(ctx)
-	o.RecommendedOptions.AddFlags(cmd.Flags())
-	cmd.Flags().StringVar(&o.ProfileCatalogue, "profile-catalogue", "",
-		"YAML file mapping each instanceProfile to {preference, image, imagesNamespace}; defaults to the built-in table")
+	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// AddFlags adds the generic server's flags and vm-apiserver's own to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	fs.StringVar(&o.ProfileCatalogue, "profile-catalogue", o.ProfileCatalogue,
+		"YAML file mapping each instanceProfile to {preference, image, imagesNamespace}; defaults to the built-in table")
+	fs.Float32Var(&o.BackendQPS, "backend-qps", o.BackendQPS,
+		"requests per second vm-apiserver may make to kube-apiserver for the KubeVirt, CDI and core objects it reads and writes")
+	fs.IntVar(&o.BackendBurst, "backend-burst", o.BackendBurst,
+		"burst above --backend-qps allowed for requests to kube-apiserver")
 }
 
 // Validate checks the options.
 func (o *Options) Validate() error {
-	return utilerrors.NewAggregate(o.RecommendedOptions.Validate())
+	errs := o.RecommendedOptions.Validate()
+	if o.BackendQPS <= 0 || o.BackendBurst <= 0 {
+		errs = append(errs, fmt.Errorf("--backend-qps and --backend-burst must be positive"))
+	}
+	return utilerrors.NewAggregate(errs)
 }
 
 // Config turns the options into a server configuration.
@@ -83,6 +106,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(config); err != nil {
 		return nil, err
 	}
+	config.ClientConfig.QPS = o.BackendQPS
+	config.ClientConfig.Burst = o.BackendBurst
 	profiles, err := catalogue.Load(o.ProfileCatalogue)
 	if err != nil {
 		return nil, err

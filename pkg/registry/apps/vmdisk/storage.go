@@ -63,8 +63,16 @@ func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
 	return projected.Pointers(list.Items)
 }
 
+// Reads show status.usedBy from kube-apiserver's watch cache (resourceVersion
+// "0") rather than a consistent list: usedBy is status, and a consistent list
+// of VirtualMachines waits for their cache to catch up with etcd's latest
+// revision, up to 100 ms after any write in the cluster, on every read and
+// every watch event of a disk. Deleting a disk, which decides on usedBy,
+// reads consistently.
+const displayUsersResourceVersion = "0"
+
 func (d dataVolumes) ToPublic(ctx context.Context, dv *cdiv1.DataVolume) (runtime.Object, error) {
-	users, err := d.users(ctx, dv.Namespace)
+	users, err := d.users(ctx, dv.Namespace, displayUsersResourceVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +80,7 @@ func (d dataVolumes) ToPublic(ctx context.Context, dv *cdiv1.DataVolume) (runtim
 }
 
 func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*cdiv1.DataVolume) ([]runtime.Object, error) {
-	users, err := d.users(ctx, namespace)
+	users, err := d.users(ctx, namespace, displayUsersResourceVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +98,7 @@ func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*
 
 // CheckDelete refuses to delete a disk a VMInstance still attaches.
 func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) error {
-	users, err := d.users(ctx, dv.Namespace)
+	users, err := d.users(ctx, dv.Namespace, "")
 	if err != nil {
 		return err
 	}
@@ -102,9 +110,13 @@ func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) erro
 }
 
 // users maps "namespace/disk" to the VMInstances in namespace that attach
-// the disk. Without KubeVirt installed no disk has users.
-func (d dataVolumes) users(ctx context.Context, namespace string) (map[string][]string, error) {
-	vms, err := d.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.KindLabel + "=" + projection.VMInstanceKind})
+// the disk, as of resourceVersion ("" for a consistent read). Without
+// KubeVirt installed no disk has users.
+func (d dataVolumes) users(ctx context.Context, namespace, resourceVersion string) (map[string][]string, error) {
+	vms, err := d.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector:   projection.KindLabel + "=" + projection.VMInstanceKind,
+		ResourceVersion: resourceVersion,
+	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
