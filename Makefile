@@ -6,7 +6,7 @@ GO ?= go
 OUTPUT := _output
 E2E_TIMEOUT ?= 40m
 
-.PHONY: all build run test verify test-unit test-e2e control-plane codegen crds clean
+.PHONY: all build run test verify test-unit test-e2e bench control-plane codegen crds clean
 
 all: build
 
@@ -31,9 +31,15 @@ test-unit:
 	$(GO) test -count=1 ./pkg/...
 
 # Builds the control plane first (minutes when cold, cached afterwards) so
-# that the build does not count against the test timeout.
+# that the build does not count against the test timeout. The benchmarks
+# run once each, on the same control plane, so that they keep working.
 test-e2e: control-plane
-	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/...
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -bench . -benchtime 1x ./test/e2e/...
+
+# Each request through vm-apiserver against the same request for the
+# backend object, made directly, in the same run (see README).
+bench: control-plane
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^$$' -bench . ./test/e2e/...
 
 control-plane:
 	hack/build-control-plane.sh

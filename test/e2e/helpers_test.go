@@ -31,7 +31,7 @@ type clients struct {
 	cdi  containerizeddataimporter.Interface
 }
 
-func newClients(t *testing.T) clients {
+func newClients(t testing.TB) clients {
 	t.Helper()
 	kube, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
@@ -51,7 +51,7 @@ func newClients(t *testing.T) clients {
 var namespaceCounter atomic.Int32
 
 // newNamespace creates a namespace for one test and deletes it afterwards.
-func newNamespace(t *testing.T, c clients) string {
+func newNamespace(t testing.TB, c clients) string {
 	t.Helper()
 	name := fmt.Sprintf("e2e-%s-%d", strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), namespaceCounter.Add(1))
 	if len(name) > 63 {
@@ -64,7 +64,7 @@ func newNamespace(t *testing.T, c clients) string {
 
 // ensureNamespace creates namespace name unless it exists, and deletes it
 // after the test if it created it.
-func ensureNamespace(t *testing.T, c clients, name string) {
+func ensureNamespace(t testing.TB, c clients, name string) {
 	t.Helper()
 	ctx := context.Background()
 	// A namespace an earlier test deleted may still be terminating.
@@ -109,7 +109,7 @@ func kubectlStdin(t *testing.T, stdin string, args ...string) string {
 
 // eventually polls condition until it holds, failing the test with the last
 // reason it gave if it never does.
-func eventually(t *testing.T, what string, condition func() (bool, string)) {
+func eventually(t testing.TB, what string, condition func() (bool, string)) {
 	t.Helper()
 	var reason string
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, eventuallyTimeout, true, func(context.Context) (bool, error) {

@@ -11,7 +11,7 @@ import (
 	"kubevirt.io/client-go/kubevirt"
 )
 
-func kubevirtClient(t *testing.T) kubevirt.Interface {
+func kubevirtClient(t testing.TB) kubevirt.Interface {
 	t.Helper()
 	c, err := kubevirt.NewForConfig(env.Config)
 	if err != nil {
