@@ -207,3 +207,35 @@ func TestVMInstanceReadsBackendChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestVMInstanceResourceVersionIsTheNewest checks that a VMInstance's
+// resourceVersion follows whichever of its backend objects changed last.
+func TestVMInstanceResourceVersionIsTheNewest(t *testing.T) {
+	inst := &apps.VMInstance{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: apps.VMInstanceSpec{
+		Running: ptr(true), InstanceType: "u1.medium", InstanceProfile: "ubuntu", External: true,
+		ExternalPorts: []apps.ExternalPort{{Port: 22, Protocol: "TCP"}}, SSHKeys: []string{"ssh-ed25519 AAAA a@b"},
+	}}
+	b, err := VMInstanceBackendFor(inst, nil, VMInstanceInputs{Profile: catalogue.Profile{Preference: "ubuntu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.VMI = &kubevirtv1.VirtualMachineInstance{}
+	for _, tc := range []struct {
+		vm, service, sshKeys, vmi, want string
+	}{
+		{vm: "10", service: "7", sshKeys: "9", vmi: "8", want: "10"},
+		{vm: "10", service: "12", sshKeys: "9", vmi: "8", want: "12"},
+		{vm: "10", service: "7", sshKeys: "9", vmi: "15", want: "15"},
+		{vm: "10", service: "not-a-revision", sshKeys: "", vmi: "8", want: "10"},
+		{vm: "opaque", service: "12", sshKeys: "9", vmi: "8", want: "opaque"},
+	} {
+		b.VM.ResourceVersion, b.Service.ResourceVersion, b.SSHKeys.ResourceVersion, b.VMI.ResourceVersion = tc.vm, tc.service, tc.sshKeys, tc.vmi
+		got, err := VMInstanceFrom(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ResourceVersion != tc.want {
+			t.Errorf("%+v: resourceVersion %s", tc, got.ResourceVersion)
+		}
+	}
+}

@@ -179,3 +179,59 @@ func TestKubectlEdit(t *testing.T) {
 		t.Errorf("the edit's field manager is missing: %v", managers)
 	}
 }
+
+const ssaDisk = `apiVersion: apps.cozystack.io/v1alpha1
+kind: VMDisk
+metadata:
+  name: data
+  labels:
+    tier: db
+    team: storage
+spec:
+  storage: 10Gi
+`
+
+// TestServerSideApplyVMDisk is TestServerSideApply for VMDisks: removing a
+// field from the applied configuration, a conflict on spec.storage, taking
+// it over with --force-conflicts, and the generated apply configuration.
+func TestServerSideApplyVMDisk(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	disks := c.apps.AppsV1alpha1().VMDisks(ns)
+	kubectlStdin(t, ssaDisk, "apply", "--server-side", "-n", ns, "-f", "-")
+	kubectlStdin(t, strings.Replace(ssaDisk, "    team: storage\n", "", 1), "apply", "--server-side", "-n", ns, "-f", "-")
+	disk, err := disks.Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, has := disk.Labels["team"]; has || disk.Labels["tier"] != "db" {
+		t.Fatalf("the label removed from the configuration should be gone: %v", disk.Labels)
+	}
+
+	grow := "apiVersion: apps.cozystack.io/v1alpha1\nkind: VMDisk\nmetadata:\n  name: data\nspec:\n  storage: 20Gi\n"
+	out, err := env.Kubectl(ctx, grow, "apply", "--server-side", "--field-manager=resizer", "-n", ns, "-f", "-")
+	if err == nil || !strings.Contains(out, "conflict") || !strings.Contains(out, ".spec.storage") {
+		t.Fatalf("a second manager should conflict on spec.storage: %v\n%s", err, out)
+	}
+	kubectlStdin(t, grow, "apply", "--server-side", "--field-manager=resizer", "--force-conflicts", "-n", ns, "-f", "-")
+	if got := kubectl(t, "get", "vmdisk", "data", "-n", ns, "-o", "jsonpath={.spec.storage}"); got != "20Gi" {
+		t.Fatalf("forced storage: %s", got)
+	}
+
+	cfg := applyv1alpha1.VMDisk("data", ns).WithLabels(map[string]string{"backup": "daily"})
+	applied, err := disks.Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: "go-client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Labels["backup"] != "daily" || applied.Labels["tier"] != "db" || applied.Spec.Storage.String() != "20Gi" {
+		t.Fatalf("applied: labels %v storage %v", applied.Labels, applied.Spec.Storage)
+	}
+	owners := map[string]bool{}
+	for _, m := range applied.ManagedFields {
+		owners[m.Manager] = true
+	}
+	if !owners["kubectl"] || !owners["resizer"] || !owners["go-client"] {
+		t.Errorf("field managers: %v", applied.ManagedFields)
+	}
+}

@@ -2,12 +2,18 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
@@ -136,6 +142,136 @@ func TestExplainVMInstance(t *testing.T) {
 	for _, want := range []string{"KIND:       VMInstance", "port\t<integer> -required-", "protocol\t<string>", "Defaults to TCP", "targetPort\t<integer>"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl explain vminstance.spec.externalPorts lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestWatchResourceVersions checks the three ways to start a VMInstance
+// watch, as kube-apiserver has them: "0" starts with ADDED for what exists,
+// a list's resourceVersion replays only later changes, and an object's
+// older resourceVersion replays the changes since it.
+func TestWatchResourceVersions(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	instances := c.apps.AppsV1alpha1().VMInstances(ns)
+	for _, name := range []string{"a", "b"} {
+		if _, err := instances.Create(ctx, newInstance(name, appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed, err := instances.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := instances.Patch(ctx, "a", types.MergePatchType, []byte(`{"metadata":{"labels":{"changed":"yes"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	next := func(w watch.Interface) string {
+		t.Helper()
+		select {
+		case event, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended")
+			}
+			inst, isInstance := event.Object.(*appsv1alpha1.VMInstance)
+			if !isInstance {
+				t.Fatalf("unexpected %s event: %+v", event.Type, event.Object)
+			}
+			return fmt.Sprintf("%s %s %s", event.Type, inst.Name, inst.Labels["changed"])
+		case <-time.After(eventuallyTimeout):
+			t.Fatal("no watch event")
+		}
+		return ""
+	}
+	open := func(rv string) watch.Interface {
+		t.Helper()
+		w, err := instances.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		return w
+	}
+
+	fromAny := open("0")
+	initial := []string{next(fromAny), next(fromAny)}
+	slices.Sort(initial)
+	if want := []string{"ADDED a yes", "ADDED b "}; !slices.Equal(initial, want) {
+		t.Fatalf("watch from 0: %v, want %v", initial, want)
+	}
+	if got := next(open(listed.ResourceVersion)); got != "MODIFIED a yes" {
+		t.Fatalf("watch from the list's resourceVersion: first event %q, want the later change of a", got)
+	}
+	changed, err := instances.Get(ctx, "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromNow := open(changed.ResourceVersion)
+	if _, err := instances.Create(ctx, newInstance("c", appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(fromNow); got != "ADDED c " {
+		t.Fatalf("watch from the current resourceVersion: first event %q, want c's creation", got)
+	}
+}
+
+// TestVMInstanceWatchIntroducesBeforeChanging creates VMInstances whose
+// Service and Secrets are written after their VM, under a running watch:
+// whatever order the VM's and the joined objects' events arrive in, each
+// VMInstance's first event is ADDED, and its events end with the complete
+// object.
+func TestVMInstanceWatchIntroducesBeforeChanging(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	instances := c.apps.AppsV1alpha1().VMInstances(ns)
+	listed, err := instances.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := instances.Watch(ctx, metav1.ListOptions{ResourceVersion: listed.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	spec := appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: []appsv1alpha1.ExternalPort{{Port: 22}}, SSHKeys: []string{sshKey(t)}, CloudInit: "#cloud-config\n"}
+	want := map[string]*appsv1alpha1.VMInstance{}
+	for i := range 5 {
+		created, err := instances.Create(ctx, newInstance(fmt.Sprintf("vm-%d", i), spec), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[created.Name] = created
+	}
+	first := map[string]watch.EventType{}
+	latest := map[string]*appsv1alpha1.VMInstance{}
+	eventually(t, "every VMInstance to arrive complete on the watch", func() (bool, string) {
+		select {
+		case event := <-w.ResultChan():
+			inst, ok := event.Object.(*appsv1alpha1.VMInstance)
+			if !ok {
+				t.Fatalf("unexpected %s event: %+v", event.Type, event.Object)
+			}
+			if _, seen := first[inst.Name]; !seen {
+				first[inst.Name] = event.Type
+			}
+			latest[inst.Name] = inst
+		case <-time.After(eventuallyTimeout):
+		}
+		for name, created := range want {
+			got := latest[name]
+			if got == nil || got.ResourceVersion != created.ResourceVersion || !equality.Semantic.DeepEqual(got.Spec, created.Spec) {
+				return false, fmt.Sprintf("%s is not complete on the watch yet", name)
+			}
+		}
+		return true, ""
+	})
+	for name, event := range first {
+		if event != watch.Added {
+			t.Errorf("the first event of %s is %s", name, event)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
@@ -400,5 +401,75 @@ spec:
 	if inst.Spec.InstanceType != "cx1.large" || inst.Spec.Resources == nil || inst.Spec.Resources.CPU.String() != "6" || inst.Spec.Resources.Memory != nil ||
 		inst.Status.CPU.String() != "6" || inst.Status.Memory.String() != "8Gi" {
 		t.Fatalf("read back: %+v %+v", inst.Spec, inst.Status)
+	}
+}
+
+// TestVMInstanceResourceVersionFollowsJoinedObjects changes only the Service
+// of a VMInstance, as a load balancer controller does: the VMInstance gets
+// the Service's newer resourceVersion, on GET and in the watch event, so
+// clients that skip updates with an unchanged resourceVersion see it; a
+// write or delete precondition with the older one is a 409.
+func TestVMInstanceResourceVersionFollowsJoinedObjects(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	instances := c.apps.AppsV1alpha1().VMInstances(ns)
+	spec := appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: []appsv1alpha1.ExternalPort{{Port: 22}}}
+	if _, err := instances.Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := instances.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := instances.Watch(ctx, metav1.ListOptions{ResourceVersion: before.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	svc, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	if svc, err = c.kube.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	select {
+	case event := <-w.ResultChan():
+		inst, ok := event.Object.(*appsv1alpha1.VMInstance)
+		if !ok || event.Type != "MODIFIED" || inst.Status.ExternalIP != "203.0.113.10" || inst.ResourceVersion != svc.ResourceVersion {
+			t.Fatalf("want MODIFIED with the address and the Service's resourceVersion %s, got %s %+v", svc.ResourceVersion, event.Type, event.Object)
+		}
+	case <-time.After(eventuallyTimeout):
+		t.Fatal("no watch event for the Service's change")
+	}
+	after, err := instances.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != svc.ResourceVersion {
+		t.Fatalf("GET: resourceVersion %s, want the Service's %s", after.ResourceVersion, svc.ResourceVersion)
+	}
+
+	stale := before.DeepCopy()
+	stale.Labels = map[string]string{"tier": "front"}
+	if _, err := instances.Update(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Fatalf("an update with the resourceVersion from before the Service changed: want 409, got %v", err)
+	}
+	if err := instances.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &before.ResourceVersion}}); !apierrors.IsConflict(err) {
+		t.Fatalf("a delete precondition with the old resourceVersion: want 409, got %v", err)
+	}
+	current := after.DeepCopy()
+	current.Labels = map[string]string{"tier": "front"}
+	updated, err := instances.Update(ctx, current, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("an update with the current resourceVersion: %v", err)
+	}
+	if err := instances.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &updated.ResourceVersion}}); err != nil {
+		t.Fatalf("a delete precondition with the current resourceVersion: %v", err)
 	}
 }

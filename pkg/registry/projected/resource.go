@@ -41,10 +41,12 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	ToPublicList(ctx context.Context, namespace string, primaries []B) ([]runtime.Object, error)
 	// CheckDelete refuses deleting a primary object still in use (409).
 	CheckDelete(ctx context.Context, primary B) error
-	// WatchJoined watches, from resourceVersion on, the other backend
-	// objects the projection reads, and sends the primary object each change
-	// affects, until ctx ends. A nil channel means there are none.
-	WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan types.NamespacedName, error)
+	// WatchJoined watches, from resourceVersion on ("" and "0": from now),
+	// the other backend objects the projection reads, and sends the primary
+	// object each change affects, until ctx ends. It returns the
+	// resourceVersion the watches started from; a nil channel means there
+	// are none.
+	WatchJoined(ctx context.Context, namespace, resourceVersion string) (changed <-chan types.NamespacedName, from string, err error)
 	// Create writes the backend objects of a validated new public object
 	// and returns the primary one. opts.DryRun must reach every write.
 	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)

@@ -162,7 +162,7 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 		return nil, s.publicError(err, "")
 	}
 	watchCtx, cancel := context.WithCancel(ctx)
-	joined, err := s.Resource.WatchJoined(watchCtx, genericapirequest.NamespaceValue(ctx), backendOpts.ResourceVersion)
+	joined, from, err := s.Resource.WatchJoined(watchCtx, genericapirequest.NamespaceValue(ctx), backendOpts.ResourceVersion)
 	if err != nil {
 		cancel()
 		w.Stop()
@@ -170,7 +170,12 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 		// caller's: not a 403 for them.
 		return nil, apierrors.NewInternalError(fmt.Errorf("watching the objects %s projections read: %w", s.Kind, err))
 	}
-	return newTranslatingWatch(watchCtx, cancel, w, joined, s, options, matched), nil
+	known := newKnownObjects(from)
+	if backendOpts.ResourceVersion == "0" || (options.SendInitialEvents != nil && *options.SendInitialEvents) {
+		// The watch itself introduces every object with ADDED.
+		known = newKnownObjects("0")
+	}
+	return newTranslatingWatch(watchCtx, cancel, w, joined, s, options, matched, known), nil
 }
 
 // matchedAtStart lists which objects match a projected field selector where
@@ -259,12 +264,17 @@ func (s *Store[B, L]) Update(ctx context.Context, name string, objInfo rest.Upda
 	if err != nil {
 		return nil, false, err
 	}
-	switch rv := objMeta.GetResourceVersion(); {
-	case rv == "":
-		objMeta.SetResourceVersion(current.GetResourceVersion())
-	case rv != current.GetResourceVersion():
+	oldMeta, err := meta.Accessor(old)
+	if err != nil {
+		return nil, false, err
+	}
+	// The public resourceVersion may be a joined object's (the newest); the
+	// primary object is written with its own, so that a change to it since
+	// it was read is still a conflict.
+	if rv := objMeta.GetResourceVersion(); rv != "" && rv != oldMeta.GetResourceVersion() {
 		return nil, false, apierrors.NewConflict(s.PublicResource, name, fmt.Errorf(registryConflictMessage))
 	}
+	objMeta.SetResourceVersion(current.GetResourceVersion())
 	if err := rest.BeforeUpdate(s.Strategy, ctx, obj, old); err != nil {
 		return nil, false, err
 	}
@@ -331,11 +341,9 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 			return nil, false, err
 		}
 	}
-	backendOpts := *options
-	if backendOpts.Preconditions == nil {
-		// Delete exactly the object that was validated.
-		uid := current.GetUID()
-		backendOpts.Preconditions = &metav1.Preconditions{UID: &uid}
+	backendOpts, err := s.backendDeleteOptions(options, current, obj)
+	if err != nil {
+		return nil, false, err
 	}
 	client := s.Resource.Client(genericapirequest.NamespaceValue(ctx))
 	if err := client.Delete(ctx, name, backendOpts); err != nil {
@@ -352,6 +360,36 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 		}
 	}
 	return obj, true, nil
+}
+
+// backendDeleteOptions are the caller's delete options for the primary
+// object, with preconditions that delete exactly the object validated. A
+// resourceVersion precondition is the public object's, which may be a joined
+// object's: it is checked here and becomes the primary object's own.
+func (s *Store[B, L]) backendDeleteOptions(options *metav1.DeleteOptions, current B, public runtime.Object) (metav1.DeleteOptions, error) {
+	out := *options
+	uid := current.GetUID()
+	preconditions := metav1.Preconditions{UID: &uid}
+	if p := options.Preconditions; p != nil {
+		if p.UID != nil && *p.UID != uid {
+			return out, apierrors.NewConflict(s.PublicResource, current.GetName(),
+				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, uid))
+		}
+		if p.ResourceVersion != nil {
+			publicMeta, err := meta.Accessor(public)
+			if err != nil {
+				return out, err
+			}
+			if *p.ResourceVersion != publicMeta.GetResourceVersion() {
+				return out, apierrors.NewConflict(s.PublicResource, current.GetName(),
+					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, publicMeta.GetResourceVersion()))
+			}
+			rv := current.GetResourceVersion()
+			preconditions.ResourceVersion = &rv
+		}
+	}
+	out.Preconditions = &preconditions
+	return out, nil
 }
 
 // DeleteCollection deletes every listed object, as the namespace controller

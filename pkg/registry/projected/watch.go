@@ -34,12 +34,15 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	options *metainternalversion.ListOptions
 	// matched records which objects the caller has seen as matching.
 	matched map[types.UID]bool
-	result  chan watch.Event
-	done    chan struct{}
-	stop    sync.Once
+	// known tells whether the caller has the object a joined change
+	// concerns.
+	known  *knownObjects
+	result chan watch.Event
+	done   chan struct{}
+	stop   sync.Once
 }
 
-func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend watch.Interface, joined <-chan types.NamespacedName, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
+func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend watch.Interface, joined <-chan types.NamespacedName, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool, known *knownObjects) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend: backend,
 		joined:  joined,
@@ -47,6 +50,7 @@ func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context,
 		store:   store,
 		options: options,
 		matched: matched,
+		known:   known,
 		result:  make(chan watch.Event),
 		done:    make(chan struct{}),
 	}
@@ -98,10 +102,13 @@ func (w *translatingWatch[B, L]) run(ctx context.Context) {
 	}
 }
 
-// reread reads a primary object again after a joined object changed.
+// reread reads a primary object again after a joined object changed. An
+// object the caller does not have yet is left to its own pending event,
+// which will read the joined objects as they are then: a MODIFIED must not
+// come before the ADDED.
 func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool) {
 	primary, err := w.store.Resource.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
-	if err != nil || primary.GetLabels()[projection.KindLabel] != w.store.Kind {
+	if err != nil || primary.GetLabels()[projection.KindLabel] != w.store.Kind || !w.known.has(primary) {
 		return watch.Event{}, false
 	}
 	return w.translate(ctx, watch.Event{Type: watch.Modified, Object: primary})
@@ -119,6 +126,7 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 		klog.ErrorS(nil, "Unexpected object in backend watch", "kind", w.store.Kind, "type", event.Type)
 		return event, false
 	}
+	w.known.record(event.Type, primary)
 	obj, err := w.store.Resource.ToPublic(ctx, primary)
 	if err != nil {
 		klog.ErrorS(err, "Skipping backend watch event that does not project", "kind", w.store.Kind, "namespace", primary.GetNamespace(), "name", primary.GetName())

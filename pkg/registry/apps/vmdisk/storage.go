@@ -214,6 +214,6 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 
 // WatchJoined returns no joined watch: a disk's projection reads only its
 // DataVolume, besides the VMs listed for usedBy.
-func (dataVolumes) WatchJoined(context.Context, string, string) (<-chan types.NamespacedName, error) {
-	return nil, nil
+func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan types.NamespacedName, string, error) {
+	return nil, resourceVersion, nil
 }

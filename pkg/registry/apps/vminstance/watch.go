@@ -18,14 +18,14 @@ import (
 // all carry the instance label, and names the VMInstance each change
 // concerns: a load balancer's address or a VMI's IP changes the projection
 // without touching the VM.
-func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan types.NamespacedName, error) {
+func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan types.NamespacedName, string, error) {
 	opts := metav1.ListOptions{LabelSelector: projection.InstanceLabel, ResourceVersion: resourceVersion}
 	if resourceVersion == "" || resourceVersion == "0" {
 		// Start from now: resourceVersions are global, so one list gives a
 		// starting point for every kind, without replaying what exists.
 		now, err := v.Kube.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.InstanceLabel, Limit: 1})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		opts.ResourceVersion = now.ResourceVersion
 	}
@@ -44,7 +44,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		running.Add(1)
 		go func() {
@@ -57,7 +57,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		running.Wait()
 		close(out)
 	}()
-	return out, nil
+	return out, opts.ResourceVersion, nil
 }
 
 // forwardJoined sends the VMInstance of each event of w until w or ctx ends.
