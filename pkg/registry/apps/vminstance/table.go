@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -42,7 +43,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 			s.Ready,
 			instanceType,
 			inst.Spec.InstanceProfile,
-			strings.Join(firstOf(s.IPAddresses), ""),
+			first(s.IPAddresses),
 			s.ExternalIP,
 			tables.Age(inst.CreationTimestamp),
 			quantityString(s.CPU),
@@ -52,14 +53,16 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 	})
 }
 
-func firstOf(list []string) []string {
-	if len(list) > 1 {
-		return list[:1]
+func first(list []string) string {
+	if len(list) == 0 {
+		return ""
 	}
-	return list
+	return list[0]
 }
 
-func quantityString(q interface{ String() string }) string {
+// quantityString is empty for an unknown size (an instance type that is
+// not installed), where Quantity.String would print "<nil>".
+func quantityString(q *resource.Quantity) string {
 	if q == nil {
 		return ""
 	}
