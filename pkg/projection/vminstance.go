@@ -477,11 +477,11 @@ func vmInstanceStatus(b *VMInstanceBackend, instancetype *instancetypev1beta1.Vi
 		})
 	}
 	if b.Service != nil {
-		for _, ingress := range b.Service.Status.LoadBalancer.Ingress {
-			if status.ExternalIP = ingress.IP; status.ExternalIP == "" {
-				status.ExternalIP = ingress.Hostname
+		if ingress := b.Service.Status.LoadBalancer.Ingress; len(ingress) > 0 {
+			status.ExternalIP = ingress[0].IP
+			if status.ExternalIP == "" {
+				status.ExternalIP = ingress[0].Hostname
 			}
-			break
 		}
 	}
 	var domain *kubevirtv1.DomainSpec

@@ -166,9 +166,9 @@ func buildServer(ctx context.Context, repo string) (string, error) {
 }
 
 type certificates struct {
-	clusterCA, frontProxyCA                                *authority
-	apiserverServing, admin, server, frontProxy, vmServing keyPair
-	serviceAccountKey                                      string
+	clusterCA, frontProxyCA                        *authority
+	apiserverServing, admin, frontProxy, vmServing keyPair
+	serviceAccountKey                              string
 }
 
 func (e *Environment) makeCertificates() (*certificates, error) {

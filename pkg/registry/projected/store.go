@@ -2,6 +2,7 @@ package projected
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -272,7 +273,7 @@ func (s *Store[B, L]) Update(ctx context.Context, name string, objInfo rest.Upda
 	// primary object is written with its own, so that a change to it since
 	// it was read is still a conflict.
 	if rv := objMeta.GetResourceVersion(); rv != "" && rv != oldMeta.GetResourceVersion() {
-		return nil, false, apierrors.NewConflict(s.PublicResource, name, fmt.Errorf(registryConflictMessage))
+		return nil, false, apierrors.NewConflict(s.PublicResource, name, errors.New(registryConflictMessage))
 	}
 	objMeta.SetResourceVersion(current.GetResourceVersion())
 	if err := rest.BeforeUpdate(s.Strategy, ctx, obj, old); err != nil {
