@@ -6,6 +6,9 @@ set -euo pipefail
 
 SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${SCRIPT_ROOT}"
+# go list names no directory for a module that is not downloaded yet, as on a
+# fresh machine: the code generator is only imported by hack/tools.go.
+go mod download k8s.io/code-generator
 CODEGEN_PKG="$(go list -m -f '{{.Dir}}' k8s.io/code-generator)"
 THIS_PKG="$(go list -m)"
 BOILERPLATE="${SCRIPT_ROOT}/hack/boilerplate.go.txt"

@@ -42,6 +42,10 @@ const (
 	// carry SSH keys (KubeVirt needs a noCloud volume for them); it reads
 	// back as an empty cloudInit.
 	MinimalUserDataAnnotation = ReservedPrefix + "minimal-user-data"
+	// WriteInProgressAnnotation marks a VM whose VMInstance is being written
+	// (its Services and Secrets may not match it yet); its value says when
+	// the write started, and which write it is.
+	WriteInProgressAnnotation = ReservedPrefix + "write-in-progress"
 
 	// CloudInitVolume is the VM volume holding cloud-init; no disk may
 	// take its name.
@@ -277,7 +281,7 @@ func setDisks(vm *kubevirtv1.VirtualMachine, inst *apps.VMInstance, in VMInstanc
 			dvName := DiskDataVolumeName(inst.Name, d.Name)
 			volume.DataVolume = &kubevirtv1.DataVolumeSource{Name: dvName}
 			disk.Disk = &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBus(d.Bus)}
-			templates = append(templates, inlineDiskTemplate(dvName, d, len(templates) == 0, in.Profile))
+			templates = append(templates, inlineDiskTemplate(inst.Name, dvName, d, len(templates) == 0, in.Profile))
 		case in.Optical[d.Name]:
 			volume.DataVolume = &kubevirtv1.DataVolumeSource{Name: d.Name}
 			bus := kubevirtv1.DiskBus(d.Bus)
@@ -295,10 +299,12 @@ func setDisks(vm *kubevirtv1.VirtualMachine, inst *apps.VMInstance, in VMInstanc
 	return templates
 }
 
-func inlineDiskTemplate(name string, d apps.VMInstanceDisk, root bool, profile catalogue.Profile) kubevirtv1.DataVolumeTemplateSpec {
+func inlineDiskTemplate(instance, name string, d apps.VMInstanceDisk, root bool, profile catalogue.Profile) kubevirtv1.DataVolumeTemplateSpec {
 	class := d.StorageClass
 	tmpl := kubevirtv1.DataVolumeTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		// The label tells the DataVolume KubeVirt makes from the template
+		// from any other of the same name (a VMDisk, another VMInstance's).
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{InstanceLabel: instance}},
 		Spec: cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: d.Size.DeepCopy()}},
 			StorageClassName: &class,
@@ -541,6 +547,19 @@ func AttachedVMDisks(vm *kubevirtv1.VirtualMachine) []string {
 	for _, v := range vm.Spec.Template.Spec.Volumes {
 		if v.DataVolume != nil && !templates[v.DataVolume.Name] {
 			names = append(names, v.DataVolume.Name)
+		}
+	}
+	return names
+}
+
+// DataVolumeClaimants are the VMInstance names whose inline disks could have
+// the DataVolume name dv (X's disk D has X-D): "a-b-c" may be "a" with disk
+// "b-c" or "a-b" with disk "c".
+func DataVolumeClaimants(dv string) []string {
+	var names []string
+	for i := 1; i < len(dv)-1; i++ {
+		if dv[i] == '-' {
+			names = append(names, dv[:i])
 		}
 	}
 	return names

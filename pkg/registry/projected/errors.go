@@ -20,6 +20,10 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 		return err
 	}
 	st := status.Status()
+	if st.Details != nil && st.Details.Group == s.PublicResource.Group {
+		// vm-apiserver's own error, already about the public resource.
+		return err
+	}
 	if st.Details != nil && st.Details.Name != "" {
 		name = st.Details.Name
 	}

@@ -2,6 +2,8 @@ package projected
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,16 +45,34 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	CheckDelete(ctx context.Context, primary B) error
 	// WatchJoined watches, from resourceVersion on ("" and "0": from now),
 	// the other backend objects the projection reads, and sends the primary
-	// object each change affects, until ctx ends. It returns the
-	// resourceVersion the watches started from; a nil channel means there
-	// are none.
-	WatchJoined(ctx context.Context, namespace, resourceVersion string) (changed <-chan types.NamespacedName, from string, err error)
+	// object each change affects, until ctx ends; the watches resume by
+	// themselves (RunResuming), and a change with Failure set is their
+	// last: the public watch ends with it. It returns the resourceVersion the
+	// watches started from; a nil channel means there are none.
+	WatchJoined(ctx context.Context, namespace, resourceVersion string) (changed <-chan JoinedChange, from string, err error)
 	// Create writes the backend objects of a validated new public object
 	// and returns the primary one. opts.DryRun must reach every write.
 	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)
 	// Update writes the backend objects of a validated public object over
 	// the current primary object and returns the new primary one.
 	Update(ctx context.Context, obj runtime.Object, current B, opts *metav1.UpdateOptions) (B, error)
+}
+
+// errNotProjectable marks an object that is not a readable public object (as
+// opposed to one whose backend objects could not be read): lists and watches
+// leave it out rather than fail.
+var errNotProjectable = errors.New("not a readable public object")
+
+// NotProjectable marks err as the projection's refusal of an object.
+func NotProjectable(err error) error {
+	return fmt.Errorf("%w: %w", errNotProjectable, err)
+}
+
+// JoinedChange names the primary object a change of a joined backend object
+// concerns, or, with Failure set, tells that the joined watches cannot go on.
+type JoinedChange struct {
+	Name    types.NamespacedName
+	Failure *metav1.Status
 }
 
 // Pointers returns pointers to the items of a list, as Resource.Items

@@ -158,7 +158,20 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.Resource.Client(genericapirequest.NamespaceValue(ctx)).Watch(ctx, backendOpts)
+	client := s.Resource.Client(genericapirequest.NamespaceValue(ctx))
+	if backendOpts.ResourceVersion == "" {
+		// "From now" must become a resourceVersion that the watch can
+		// resume from after kube-apiserver ends it.
+		now, err := client.List(ctx, metav1.ListOptions{LabelSelector: backendOpts.LabelSelector, Limit: 1})
+		if err != nil {
+			return nil, s.publicError(err, "")
+		}
+		backendOpts.ResourceVersion, err = listResourceVersion(now)
+		if err != nil {
+			return nil, err
+		}
+	}
+	w, err := client.Watch(ctx, backendOpts)
 	if err != nil {
 		return nil, s.publicError(err, "")
 	}
@@ -176,7 +189,20 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 		// The watch itself introduces every object with ADDED.
 		known = newKnownObjects("0")
 	}
-	return newTranslatingWatch(watchCtx, cancel, w, joined, s, options, matched, known), nil
+	primary := make(chan watch.Event)
+	go func() {
+		defer close(primary)
+		RunResuming(watchCtx, client.Watch, w, backendOpts, primary)
+	}()
+	return newTranslatingWatch(watchCtx, cancel, primary, joined, s, options, matched, known), nil
+}
+
+func listResourceVersion(list runtime.Object) (string, error) {
+	m, err := meta.ListAccessor(list)
+	if err != nil {
+		return "", err
+	}
+	return m.GetResourceVersion(), nil
 }
 
 // matchedAtStart lists which objects match a projected field selector where

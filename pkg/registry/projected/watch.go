@@ -2,8 +2,12 @@ package projected
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,12 +27,17 @@ import (
 // A change to another backend object the projection reads (joined) is sent
 // as MODIFIED of the public object, read again.
 //
+// The primary and joined backend watches resume by themselves when
+// kube-apiserver ends them. The watch never skips an event it cannot read:
+// it ends with a 410 error instead, and the client lists again.
+//
 // With a field selector on projected fields, the watch applies it itself and,
 // like kube-apiserver, turns an object that starts or stops matching into
 // ADDED or DELETED.
 type translatingWatch[B BackendObject, L runtime.Object] struct {
-	backend watch.Interface
-	joined  <-chan types.NamespacedName
+	// backend carries the primary watch's events, resumed by RunResuming.
+	backend <-chan watch.Event
+	joined  <-chan JoinedChange
 	cancel  context.CancelFunc
 	store   *Store[B, L]
 	options *metainternalversion.ListOptions
@@ -42,7 +51,7 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	stop   sync.Once
 }
 
-func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend watch.Interface, joined <-chan types.NamespacedName, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool, known *knownObjects) *translatingWatch[B, L] {
+func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, joined <-chan JoinedChange, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool, known *knownObjects) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend: backend,
 		joined:  joined,
@@ -64,75 +73,135 @@ func (w *translatingWatch[B, L]) Stop() {
 	w.stop.Do(func() { close(w.done) })
 }
 
+// run sends the translated events until the caller stops, the request ends,
+// or an event cannot be sent: then the last event is an error, so that the
+// client lists again rather than miss it.
 func (w *translatingWatch[B, L]) run(ctx context.Context) {
 	defer close(w.result)
-	defer w.backend.Stop()
 	defer w.cancel()
 	for {
 		var out watch.Event
 		var ok bool
+		var err error
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.done:
 			return
-		case event, open := <-w.backend.ResultChan():
+		case event, open := <-w.backend:
 			if !open {
 				return
 			}
-			out, ok = w.translate(ctx, event)
-		case name, open := <-w.joined:
+			out, ok, err = w.translate(ctx, event)
+		case change, open := <-w.joined:
 			if !open {
-				// The joined watches ended; the primary one goes on.
+				// No joined kind is watched any more (none was there).
 				w.joined = nil
 				continue
 			}
-			out, ok = w.reread(ctx, name)
+			if change.Failure != nil {
+				out, ok = watch.Event{Type: watch.Error, Object: change.Failure}, true
+				break
+			}
+			out, ok, err = w.reread(ctx, change.Name)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				klog.ErrorS(err, "Ending a watch whose event could not be read", "kind", w.store.Kind)
+				w.send(ctx, watch.Event{Type: watch.Error, Object: expiredStatus(err)})
+			}
+			return
 		}
 		if !ok {
 			continue
 		}
-		select {
-		case w.result <- out:
-		case <-ctx.Done():
-			return
-		case <-w.done:
+		if !w.send(ctx, out) || out.Type == watch.Error {
 			return
 		}
+	}
+}
+
+func (w *translatingWatch[B, L]) send(ctx context.Context, event watch.Event) bool {
+	select {
+	case w.result <- event:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-w.done:
+		return false
+	}
+}
+
+// Reading what an event shows may fail for a moment (a backend request
+// throttled or refused); it is tried this often before the watch ends.
+const (
+	readAttempts = 4
+	readBackoff  = 100 * time.Millisecond
+)
+
+// retry runs read until it succeeds, fails for good, or has failed
+// readAttempts times.
+func retry[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	backoff := readBackoff
+	for attempt := 1; ; attempt++ {
+		out, err := read()
+		if err == nil || attempt == readAttempts || errors.Is(err, errNotProjectable) {
+			return out, err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+		backoff *= 2
 	}
 }
 
 // reread reads a primary object again after a joined object changed. An
 // object the caller does not have yet is left to its own pending event,
 // which will read the joined objects as they are then: a MODIFIED must not
-// come before the ADDED.
-func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool) {
-	primary, err := w.store.Resource.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
-	if err != nil || primary.GetLabels()[projection.KindLabel] != w.store.Kind || !w.known.has(primary) {
-		return watch.Event{}, false
+// come before the ADDED. One that is gone is left to its DELETED event.
+func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool, error) {
+	primary, err := retry(ctx, func() (B, error) {
+		return w.store.Resource.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
+	})
+	if apierrors.IsNotFound(err) {
+		return watch.Event{}, false, nil
+	}
+	if err != nil {
+		return watch.Event{}, false, err
+	}
+	if primary.GetLabels()[projection.KindLabel] != w.store.Kind || !w.known.has(primary) {
+		return watch.Event{}, false, nil
 	}
 	return w.translate(ctx, watch.Event{Type: watch.Modified, Object: primary})
 }
 
-func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Event) (watch.Event, bool) {
+func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Event) (watch.Event, bool, error) {
 	switch event.Type {
 	case watch.Error:
-		return event, true
+		return event, true, nil
 	case watch.Bookmark:
-		return w.bookmark(event)
+		out, ok := w.bookmark(event)
+		return out, ok, nil
 	}
 	primary, ok := event.Object.(B)
 	if !ok {
-		klog.ErrorS(nil, "Unexpected object in backend watch", "kind", w.store.Kind, "type", event.Type)
-		return event, false
+		return event, false, fmt.Errorf("unexpected %T in the backend watch of %s", event.Object, w.store.Kind)
 	}
 	w.known.record(event.Type, primary)
-	obj, err := w.store.Resource.ToPublic(ctx, primary)
-	if err != nil {
-		klog.ErrorS(err, "Skipping backend watch event that does not project", "kind", w.store.Kind, "namespace", primary.GetNamespace(), "name", primary.GetName())
-		return event, false
+	obj, err := retry(ctx, func() (runtime.Object, error) { return w.store.Resource.ToPublic(ctx, primary) })
+	if errors.Is(err, errNotProjectable) {
+		// As in a list: an object that is not a readable public object is
+		// not shown.
+		klog.ErrorS(err, "Skipping backend object that does not project", "kind", w.store.Kind, "namespace", primary.GetNamespace(), "name", primary.GetName())
+		return event, false, nil
 	}
-	return w.filter(watch.Event{Type: event.Type, Object: obj}, primary.GetUID())
+	if err != nil {
+		return event, false, fmt.Errorf("reading %s %s/%s: %w", w.store.Kind, primary.GetNamespace(), primary.GetName(), err)
+	}
+	out, ok := w.filter(watch.Event{Type: event.Type, Object: obj}, primary.GetUID())
+	return out, ok, nil
 }
 
 // filter applies the projected part of a field selector to an event.

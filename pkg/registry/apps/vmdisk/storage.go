@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,7 +136,7 @@ func (d dataVolumes) users(ctx context.Context, namespace, resourceVersion strin
 func diskWithUsers(dv *cdiv1.DataVolume, users map[string][]string) (*apps.VMDisk, error) {
 	disk, err := projection.VMDiskFrom(dv)
 	if err != nil {
-		return nil, err
+		return nil, projected.NotProjectable(err)
 	}
 	disk.Status.UsedBy = users[dv.Namespace+"/"+dv.Name]
 	return disk, nil
@@ -214,6 +213,6 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 
 // WatchJoined returns no joined watch: a disk's projection reads only its
 // DataVolume, besides the VMs listed for usedBy.
-func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan types.NamespacedName, string, error) {
+func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan projected.JoinedChange, string, error) {
 	return nil, resourceVersion, nil
 }

@@ -44,8 +44,9 @@ func (v *virtualMachines) recordCreate(vm *kubevirtv1.VirtualMachine, b *project
 	v.events.Event(reference(vm), corev1.EventTypeNormal, reasonCreated, msg)
 }
 
-// recordUpdate tells what an update changed that a tenant cares about.
-func (v *virtualMachines) recordUpdate(old, vm *kubevirtv1.VirtualMachine, hadService bool, b *projection.VMInstanceBackend) {
+// recordUpdate tells what an update changed that a tenant cares about;
+// steps are the owned objects it wrote.
+func (v *virtualMachines) recordUpdate(old, vm *kubevirtv1.VirtualMachine, steps []*ownedStep) {
 	ref := reference(vm)
 	switch {
 	case running(old) && !running(vm):
@@ -53,11 +54,14 @@ func (v *virtualMachines) recordUpdate(old, vm *kubevirtv1.VirtualMachine, hadSe
 	case !running(old) && running(vm):
 		v.events.Event(ref, corev1.EventTypeNormal, reasonStarted, "Set the VirtualMachine's run strategy to Always")
 	}
-	switch {
-	case !hadService && b.Service != nil:
-		v.events.Event(ref, corev1.EventTypeNormal, reasonExposed, "Created LoadBalancer Service "+b.Service.Name)
-	case hadService && b.Service == nil:
-		v.events.Event(ref, corev1.EventTypeNormal, reasonUnexposed, "Deleted Service "+vm.Name)
+	for _, s := range steps {
+		switch {
+		case s.object.kind != "Service":
+		case s.before == nil:
+			v.events.Event(ref, corev1.EventTypeNormal, reasonExposed, "Created LoadBalancer Service "+s.object.name)
+		case s.object.desired == nil:
+			v.events.Event(ref, corev1.EventTypeNormal, reasonUnexposed, "Deleted Service "+s.object.name)
+		}
 	}
 	if old.Generation != vm.Generation {
 		v.events.Eventf(ref, corev1.EventTypeNormal, reasonBackendUpdated, "Updated VirtualMachine %s to generation %d", vm.Name, vm.Generation)

@@ -5,65 +5,78 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
-// ownedObject is one Service or Secret a VMInstance owns: how to read,
-// write and delete it, and the desired version (nil: must not exist).
+// ownedObject is one Service or Secret a VMInstance owns: how to read and
+// write it, and its desired version (nil: must not exist). Writes carry the
+// resourceVersion and uid of the object as read, so that a change made in
+// between fails the write instead of being overwritten.
 type ownedObject struct {
 	kind    string
 	name    string
-	desired interface{ GetLabels() map[string]string }
+	desired metav1.Object
 	get     func(ctx context.Context) (metav1.Object, error)
-	create  func(ctx context.Context, owner metav1.OwnerReference, dryRun []string) error
-	update  func(ctx context.Context, current metav1.Object, dryRun []string) error
-	delete  func(ctx context.Context, uid types.UID, dryRun []string) error
+	create  func(ctx context.Context, obj metav1.Object, dryRun []string) error
+	update  func(ctx context.Context, obj metav1.Object, dryRun []string) error
+	delete  func(ctx context.Context, current metav1.Object, dryRun []string) error
+	// merge is current with the desired content (and owner) in place, what
+	// the cluster allocated kept.
+	merge func(current metav1.Object, owner metav1.OwnerReference) metav1.Object
 }
 
 func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanceBackend) []ownedObject {
 	services := v.Kube.CoreV1().Services(namespace)
 	secrets := v.Kube.CoreV1().Secrets(namespace)
-	objects := []ownedObject{{
+	// The Service comes first: it is the write most likely to fail (an
+	// exhausted node port or address pool), and then nothing else was
+	// written yet.
+	svc := ownedObject{
 		kind: "Service", name: b.VM.Name,
 		get: func(ctx context.Context) (metav1.Object, error) {
 			return services.Get(ctx, b.VM.Name, metav1.GetOptions{})
 		},
-		create: func(ctx context.Context, owner metav1.OwnerReference, dryRun []string) error {
-			svc := b.Service.DeepCopy()
-			svc.OwnerReferences = []metav1.OwnerReference{owner}
-			_, err := services.Create(ctx, svc, metav1.CreateOptions{DryRun: dryRun})
+		create: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
+			_, err := services.Create(ctx, obj.(*corev1.Service), metav1.CreateOptions{DryRun: dryRun})
 			return err
 		},
-		update: func(ctx context.Context, current metav1.Object, dryRun []string) error {
-			svc := current.(*corev1.Service).DeepCopy()
+		update: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
+			_, err := services.Update(ctx, obj.(*corev1.Service), metav1.UpdateOptions{DryRun: dryRun})
+			return err
+		},
+		delete: func(ctx context.Context, current metav1.Object, dryRun []string) error {
+			return services.Delete(ctx, current.GetName(), deleteExactly(current, dryRun))
+		},
+		merge: func(current metav1.Object, owner metav1.OwnerReference) metav1.Object {
+			out := current.(*corev1.Service).DeepCopy()
 			// Keep what the cluster allocated (cluster IP, node ports).
 			nodePorts := map[string]int32{}
-			for _, p := range svc.Spec.Ports {
+			for _, p := range out.Spec.Ports {
 				nodePorts[p.Name] = p.NodePort
 			}
-			svc.Spec.Type = b.Service.Spec.Type
-			svc.Spec.Selector = b.Service.Spec.Selector
-			svc.Spec.Ports = b.Service.Spec.DeepCopy().Ports
-			for i := range svc.Spec.Ports {
-				svc.Spec.Ports[i].NodePort = nodePorts[svc.Spec.Ports[i].Name]
+			out.Labels = b.Service.Labels
+			out.OwnerReferences = []metav1.OwnerReference{owner}
+			out.Spec.Type = b.Service.Spec.Type
+			out.Spec.Selector = b.Service.Spec.Selector
+			out.Spec.Ports = b.Service.Spec.DeepCopy().Ports
+			for i := range out.Spec.Ports {
+				out.Spec.Ports[i].NodePort = nodePorts[out.Spec.Ports[i].Name]
 			}
-			_, err := services.Update(ctx, svc, metav1.UpdateOptions{DryRun: dryRun})
-			return err
+			return out
 		},
-		delete: func(ctx context.Context, uid types.UID, dryRun []string) error {
-			return services.Delete(ctx, b.VM.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}, DryRun: dryRun})
-		},
-	}}
-	if b.Service != nil {
-		objects[0].desired = b.Service
 	}
+	if b.Service != nil {
+		svc.desired = b.Service
+	}
+	objects := []ownedObject{svc}
 	for _, s := range []struct {
 		name    string
 		desired *corev1.Secret
@@ -74,21 +87,26 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 		o := ownedObject{
 			kind: "Secret", name: s.name,
 			get: func(ctx context.Context) (metav1.Object, error) { return secrets.Get(ctx, s.name, metav1.GetOptions{}) },
-			create: func(ctx context.Context, owner metav1.OwnerReference, dryRun []string) error {
-				secret := s.desired.DeepCopy()
-				secret.OwnerReferences = []metav1.OwnerReference{owner}
-				_, err := secrets.Create(ctx, secret, metav1.CreateOptions{DryRun: dryRun})
+			create: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
+				_, err := secrets.Create(ctx, obj.(*corev1.Secret), metav1.CreateOptions{DryRun: dryRun})
 				return err
 			},
-			update: func(ctx context.Context, current metav1.Object, dryRun []string) error {
-				secret := current.(*corev1.Secret).DeepCopy()
-				secret.Data = s.desired.Data
-				secret.Annotations = s.desired.Annotations
-				_, err := secrets.Update(ctx, secret, metav1.UpdateOptions{DryRun: dryRun})
+			update: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
+				_, err := secrets.Update(ctx, obj.(*corev1.Secret), metav1.UpdateOptions{DryRun: dryRun})
 				return err
 			},
-			delete: func(ctx context.Context, uid types.UID, dryRun []string) error {
-				return secrets.Delete(ctx, s.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}, DryRun: dryRun})
+			delete: func(ctx context.Context, current metav1.Object, dryRun []string) error {
+				return secrets.Delete(ctx, s.name, deleteExactly(current, dryRun))
+			},
+			merge: func(current metav1.Object, owner metav1.OwnerReference) metav1.Object {
+				out := current.(*corev1.Secret).DeepCopy()
+				out.Labels = s.desired.Labels
+				out.Annotations = s.desired.Annotations
+				out.OwnerReferences = []metav1.OwnerReference{owner}
+				out.Type = s.desired.Type
+				out.Data = s.desired.Data
+				out.StringData = nil
+				return out
 			},
 		}
 		if s.desired != nil {
@@ -99,62 +117,149 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 	return objects
 }
 
-// checkOwnedNamesFree refuses a create whose Service or Secret names are
-// taken by objects vm-apiserver does not manage, before anything is written.
-func (v *virtualMachines) checkOwnedNamesFree(ctx context.Context, namespace string, b *projection.VMInstanceBackend) error {
+// deleteExactly deletes the object as read, and no later version of it.
+func deleteExactly(current metav1.Object, dryRun []string) metav1.DeleteOptions {
+	uid, rv := current.GetUID(), current.GetResourceVersion()
+	return metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}, DryRun: dryRun}
+}
+
+// ownedStep is what a write does to one owned object, decided before the
+// first write so that a refusal changes nothing.
+type ownedStep struct {
+	object ownedObject
+	// before is the object as read (nil: absent).
+	before metav1.Object
+	// done is set once the step was written, for the rollback.
+	done bool
+}
+
+// changes tells whether the step writes anything, with owner as the
+// owner it gives.
+func (s *ownedStep) changes(owner metav1.OwnerReference) bool {
+	switch {
+	case s.before == nil:
+		return s.object.desired != nil
+	case s.object.desired == nil:
+		return true
+	}
+	return !equality.Semantic.DeepEqual(s.object.merge(s.before, owner), s.before)
+}
+
+// planOwned reads the owned objects of b and decides their writes: those
+// whose content is already as desired are not written again, so that their
+// resourceVersions stay. A name
+// taken by an object that does not carry the VMInstance's label is a 409
+// naming it; one that carries it is the VMInstance's own (also when a
+// `delete --cascade=orphan` of an earlier VMInstance of the name left it
+// behind) and is taken over.
+func (v *virtualMachines) planOwned(ctx context.Context, namespace string, b *projection.VMInstanceBackend) ([]*ownedStep, error) {
+	var steps []*ownedStep
+	owner := ownerReference(b.VM)
 	for _, o := range v.ownedObjects(namespace, b) {
-		if o.desired == nil {
-			continue
+		current, err := o.get(ctx)
+		switch {
+		case apierrors.IsNotFound(err):
+			current = nil
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s/%s: %w", o.kind, namespace, o.name, err)
+		case current.GetLabels()[projection.InstanceLabel] != b.VM.Name:
+			if o.desired == nil {
+				// Not ours, not wanted: left alone.
+				continue
+			}
+			return nil, conflict(b.VM.Name, fmt.Errorf("%s %s/%s already exists and is not managed by vm-apiserver: delete or rename it, or choose another VMInstance name", o.kind, namespace, o.name))
 		}
-		_, err := o.get(ctx)
-		if err == nil {
-			return apierrors.NewConflict(apps.Resource("vminstances"), b.VM.Name,
-				fmt.Errorf("%s %s/%s already exists and is not managed by vm-apiserver", o.kind, namespace, o.name))
+		step := &ownedStep{object: o, before: current}
+		if step.changes(owner) {
+			steps = append(steps, step)
 		}
-		if !apierrors.IsNotFound(err) {
-			return err
+	}
+	return steps, nil
+}
+
+// writeOwned carries out the steps for vm.
+func writeOwned(ctx context.Context, vm *kubevirtv1.VirtualMachine, steps []*ownedStep, dryRun []string) error {
+	owner := ownerReference(vm)
+	for _, s := range steps {
+		o := s.object
+		var err error
+		switch {
+		case s.before == nil:
+			obj := o.merge(o.desired, owner)
+			obj.SetResourceVersion("")
+			err = o.create(ctx, obj, dryRun)
+		case o.desired == nil:
+			err = o.delete(ctx, s.before, dryRun)
+		default:
+			err = o.update(ctx, o.merge(s.before, owner), dryRun)
 		}
+		if err != nil {
+			return &ownedWriteFailure{object: o, err: err}
+		}
+		s.done = true
 	}
 	return nil
 }
 
-// reconcileOwned makes the VM's Service and Secrets match b: creates what
-// is missing, updates what differs, deletes what is no longer wanted.
-// Objects without the VMInstance's label are never touched.
-func (v *virtualMachines) reconcileOwned(ctx context.Context, vm *kubevirtv1.VirtualMachine, b *projection.VMInstanceBackend, dryRun []string) error {
+// ownedWriteFailure is the write of one owned object that failed.
+type ownedWriteFailure struct {
+	object ownedObject
+	err    error
+}
+
+func (f *ownedWriteFailure) Error() string {
+	return fmt.Sprintf("writing %s %s: %v", f.object.kind, f.object.name, f.err)
+}
+
+// rollBackOwned puts the owned objects a failed write changed back as they
+// were, newest first. It reports what it could not restore.
+func rollBackOwned(ctx context.Context, steps []*ownedStep) []error {
+	var failed []error
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		if !s.done {
+			continue
+		}
+		o := s.object
+		now, err := o.get(ctx)
+		switch {
+		case apierrors.IsNotFound(err) && s.before != nil:
+			restored := copyOf(s.before)
+			restored.SetResourceVersion("")
+			restored.SetUID("")
+			restored.SetCreationTimestamp(metav1.Time{})
+			restored.SetManagedFields(nil)
+			err = o.create(ctx, restored, nil)
+		case apierrors.IsNotFound(err):
+			err = nil
+		case err != nil:
+		case s.before == nil:
+			err = o.delete(ctx, now, nil)
+		default:
+			restored := copyOf(s.before)
+			restored.SetResourceVersion(now.GetResourceVersion())
+			err = o.update(ctx, restored, nil)
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			failed = append(failed, fmt.Errorf("%s %s: %w", o.kind, o.name, err))
+		}
+	}
+	return failed
+}
+
+func ownerReference(vm *kubevirtv1.VirtualMachine) metav1.OwnerReference {
 	uid := vm.UID
 	if uid == "" {
 		// A dry-run create returns no uid; the reference only needs one to
 		// pass validation.
 		uid = types.UID("dry-run")
 	}
-	owner := metav1.OwnerReference{
+	return metav1.OwnerReference{
 		APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine",
 		Name: vm.Name, UID: uid, Controller: ptr.To(true),
 	}
-	for _, o := range v.ownedObjects(vm.Namespace, b) {
-		current, err := o.get(ctx)
-		switch {
-		case apierrors.IsNotFound(err):
-			if o.desired != nil {
-				err = o.create(ctx, owner, dryRun)
-			} else {
-				err = nil
-			}
-		case err != nil:
-		case current.GetLabels()[projection.InstanceLabel] != vm.Name:
-			if o.desired != nil {
-				err = apierrors.NewConflict(apps.Resource("vminstances"), vm.Name,
-					fmt.Errorf("%s %s/%s already exists and is not managed by vm-apiserver", o.kind, vm.Namespace, o.name))
-			}
-		case o.desired == nil:
-			err = o.delete(ctx, current.GetUID(), dryRun)
-		default:
-			err = o.update(ctx, current, dryRun)
-		}
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-	}
-	return nil
+}
+
+func copyOf(obj metav1.Object) metav1.Object {
+	return obj.(runtime.Object).DeepCopyObject().(metav1.Object)
 }

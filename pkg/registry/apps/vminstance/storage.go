@@ -3,11 +3,13 @@ package vminstance
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -67,7 +69,11 @@ func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMa
 	if err != nil {
 		return nil, err
 	}
-	return j.project(vm)
+	inst, err := j.project(vm)
+	if err != nil {
+		return nil, projected.NotProjectable(err)
+	}
+	return inst, nil
 }
 
 func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vms []*kubevirtv1.VirtualMachine) ([]runtime.Object, error) {
@@ -94,28 +100,21 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 // Service and Secrets with it.
 func (*virtualMachines) CheckDelete(context.Context, *kubevirtv1.VirtualMachine) error { return nil }
 
+// Create writes a new VMInstance: every check first, then the VM (with the
+// write marker while there are owned objects to make), then its Service and
+// Secrets; a failure removes what was made and restores what was taken over.
 func (v *virtualMachines) Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (*kubevirtv1.VirtualMachine, error) {
 	inst := obj.(*apps.VMInstance)
-	inputs, err := v.resolveInputs(ctx, inst)
+	desired, steps, err := v.prepareWrite(ctx, inst, nil)
 	if err != nil {
 		return nil, err
 	}
-	desired, err := projection.VMInstanceBackendFor(inst, nil, inputs)
-	if err != nil {
-		return nil, err
-	}
-	// Nothing may be in the way of the owned objects before the VM exists.
-	if err := v.checkOwnedNamesFree(ctx, inst.Namespace, desired); err != nil {
-		return nil, err
-	}
+	marker := v.markIfOwnedChange(desired.VM, steps, opts.DryRun)
 	vm, err := v.KubeVirt.KubevirtV1().VirtualMachines(inst.Namespace).Create(ctx, desired.VM, metav1.CreateOptions{DryRun: opts.DryRun})
 	if err != nil {
 		return nil, err
 	}
-	if err := v.reconcileOwned(ctx, vm, desired, opts.DryRun); err != nil {
-		if len(opts.DryRun) == 0 {
-			v.cleanUpFailedCreate(vm)
-		}
+	if vm, err = v.finishWrite(ctx, vm, nil, steps, marker, opts.DryRun); err != nil {
 		return nil, err
 	}
 	if len(opts.DryRun) == 0 {
@@ -124,50 +123,107 @@ func (v *virtualMachines) Create(ctx context.Context, obj runtime.Object, opts *
 	return vm, nil
 }
 
+// Update writes a VMInstance over its current VM, serialised against every
+// other write (serialize.go): checks first, then the VM under the
+// resourceVersion it was read with, then the owned objects; a failure puts
+// everything back.
 func (v *virtualMachines) Update(ctx context.Context, obj runtime.Object, current *kubevirtv1.VirtualMachine, opts *metav1.UpdateOptions) (*kubevirtv1.VirtualMachine, error) {
 	inst := obj.(*apps.VMInstance)
-	inputs, err := v.resolveInputs(ctx, inst)
+	if err := checkNoWriteInProgress(current, time.Now()); err != nil {
+		return nil, err
+	}
+	desired, steps, err := v.prepareWrite(ctx, inst, current)
 	if err != nil {
 		return nil, err
 	}
-	desired, err := projection.VMInstanceBackendFor(inst, current, inputs)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := v.Kube.CoreV1().Services(inst.Namespace).Get(ctx, inst.Name, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	hadService := owned(svc, inst.Name) != nil
+	marker := v.markIfOwnedChange(desired.VM, steps, opts.DryRun)
 	vm, err := v.KubeVirt.KubevirtV1().VirtualMachines(inst.Namespace).Update(ctx, desired.VM, metav1.UpdateOptions{DryRun: opts.DryRun})
 	if err != nil {
 		return nil, err
 	}
-	if err := v.reconcileOwned(ctx, vm, desired, opts.DryRun); err != nil {
+	if vm, err = v.finishWrite(ctx, vm, current, steps, marker, opts.DryRun); err != nil {
 		return nil, err
 	}
 	if len(opts.DryRun) == 0 {
-		v.recordUpdate(current, vm, hadService, desired)
+		v.recordUpdate(current, vm, steps)
 	}
 	return vm, nil
 }
 
-// cleanUpFailedCreate deletes the VM of a create that failed half-way, and
-// with it (owner references, then explicitly) whatever was made for it.
-func (v *virtualMachines) cleanUpFailedCreate(vm *kubevirtv1.VirtualMachine) {
-	ctx := context.Background()
-	background := metav1.DeletePropagationBackground
-	uid := vm.UID
-	err := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace).Delete(ctx, vm.Name, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &background,
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		klog.ErrorS(err, "Could not remove the VirtualMachine of a failed create", "namespace", vm.Namespace, "name", vm.Name)
+// prepareWrite resolves and checks everything a write needs before the
+// first backend write: what the spec refers to, the DataVolume names of new
+// inline disks, and the owned objects' names and current versions.
+func (v *virtualMachines) prepareWrite(ctx context.Context, inst *apps.VMInstance, current *kubevirtv1.VirtualMachine) (*projection.VMInstanceBackend, []*ownedStep, error) {
+	inputs, err := v.resolveInputs(ctx, inst)
+	if err != nil {
+		return nil, nil, err
 	}
-	none := &projection.VMInstanceBackend{VM: vm}
-	if err := v.reconcileOwned(ctx, vm, none, nil); err != nil {
-		klog.ErrorS(err, "Could not remove the objects of a failed create", "namespace", vm.Namespace, "name", vm.Name)
+	desired, err := projection.VMInstanceBackendFor(inst, current, inputs)
+	if err != nil {
+		return nil, nil, err
 	}
+	if err := v.checkDataVolumeNames(ctx, inst, current); err != nil {
+		return nil, nil, err
+	}
+	steps, err := v.planOwned(ctx, inst.Namespace, desired)
+	if err != nil {
+		return nil, nil, err
+	}
+	return desired, steps, nil
+}
+
+// markIfOwnedChange sets a new write marker on vm when the write changes an
+// owned object, and returns it ("" when none is needed: the VM write alone
+// is then serialised by its resourceVersion).
+func (v *virtualMachines) markIfOwnedChange(vm *kubevirtv1.VirtualMachine, steps []*ownedStep, dryRun []string) string {
+	delete(vm.Annotations, projection.WriteInProgressAnnotation)
+	if len(steps) == 0 || len(dryRun) > 0 {
+		return ""
+	}
+	marker := newWriteMarker()
+	if vm.Annotations == nil {
+		vm.Annotations = map[string]string{}
+	}
+	vm.Annotations[projection.WriteInProgressAnnotation] = marker
+	return marker
+}
+
+// finishWrite writes the owned objects after the VM and clears the marker.
+// When an owned write fails, the VM is restored to before (deleted when
+// before is nil: a create) and the owned objects written so far as they
+// were; the error says whether that worked.
+func (v *virtualMachines) finishWrite(ctx context.Context, vm, before *kubevirtv1.VirtualMachine, steps []*ownedStep, marker string, dryRun []string) (*kubevirtv1.VirtualMachine, error) {
+	err := writeOwned(ctx, vm, steps, dryRun)
+	if err == nil {
+		if marker == "" {
+			return vm, nil
+		}
+		return v.clearWriteMarker(ctx, vm, marker)
+	}
+	failure, ok := err.(*ownedWriteFailure)
+	if !ok {
+		return nil, err
+	}
+	outcome := "nothing was changed"
+	if len(dryRun) == 0 {
+		// The request is over; the rollback must happen all the same.
+		undo := context.WithoutCancel(ctx)
+		failed := rollBackOwned(undo, steps)
+		var vmErr error
+		if before == nil {
+			vmErr = v.deleteVM(undo, vm)
+		} else {
+			vmErr = v.restoreVM(undo, vm, before)
+		}
+		if vmErr != nil {
+			failed = append(failed, fmt.Errorf("VirtualMachine %s: %w", vm.Name, vmErr))
+		}
+		if len(failed) > 0 {
+			klog.ErrorS(utilerrors.NewAggregate(failed), "Could not undo a failed VMInstance write", "namespace", vm.Namespace, "name", vm.Name)
+			outcome = fmt.Sprintf("undoing the rest of the write failed too (%v), so the VMInstance may be partly changed: read it and write it again", utilerrors.NewAggregate(failed))
+		}
+	}
+	return nil, ownedWriteError(vm.Name, failure.object, failure.err, outcome)
 }
 
 // instanceTypeSpec is the spec of the cluster instance type name, nil when

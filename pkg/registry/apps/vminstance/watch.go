@@ -9,16 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/klog/v2"
 
 	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
 // WatchJoined watches the Services, Secrets and VMIs of VMInstances, which
 // all carry the instance label, and names the VMInstance each change
 // concerns: a load balancer's address or a VMI's IP changes the projection
-// without touching the VM.
-func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan types.NamespacedName, string, error) {
+// without touching the VM. Each watch resumes when kube-apiserver ends it.
+func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan projected.JoinedChange, string, error) {
 	opts := metav1.ListOptions{LabelSelector: projection.InstanceLabel, ResourceVersion: resourceVersion}
 	if resourceVersion == "" || resourceVersion == "0" {
 		// Start from now: resourceVersions are global, so one list gives a
@@ -29,18 +29,18 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		}
 		opts.ResourceVersion = now.ResourceVersion
 	}
-	starts := []func() (watch.Interface, error){
-		func() (watch.Interface, error) { return v.Kube.CoreV1().Services(namespace).Watch(ctx, opts) },
-		func() (watch.Interface, error) { return v.Kube.CoreV1().Secrets(namespace).Watch(ctx, opts) },
-		func() (watch.Interface, error) {
-			return v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch(ctx, opts)
-		},
+	starts := []projected.StartWatch{
+		v.Kube.CoreV1().Services(namespace).Watch,
+		v.Kube.CoreV1().Secrets(namespace).Watch,
+		v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch,
 	}
-	out := make(chan types.NamespacedName)
+	out := make(chan projected.JoinedChange)
 	var running sync.WaitGroup
 	for _, start := range starts {
-		w, err := start()
+		w, err := start(ctx, withBookmarks(opts))
 		if apierrors.IsNotFound(err) {
+			// Not installed (VMIs without KubeVirt's CRD): nothing to
+			// follow. A kind that goes away later ends the watch.
 			continue
 		}
 		if err != nil {
@@ -49,8 +49,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			defer w.Stop()
-			forwardJoined(ctx, w, out)
+			forwardJoined(ctx, start, w, opts, out)
 		}()
 	}
 	go func() {
@@ -60,33 +59,47 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	return out, opts.ResourceVersion, nil
 }
 
-// forwardJoined sends the VMInstance of each event of w until w or ctx ends.
-func forwardJoined(ctx context.Context, w watch.Interface, out chan<- types.NamespacedName) {
-	for {
+func withBookmarks(opts metav1.ListOptions) metav1.ListOptions {
+	opts.AllowWatchBookmarks = true
+	return opts
+}
+
+// forwardJoined sends the VMInstance of each event of a joined watch, which
+// resumes by itself, until ctx ends; a watch that cannot go on sends its
+// failure and stops.
+func forwardJoined(ctx context.Context, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- projected.JoinedChange) {
+	events := make(chan watch.Event)
+	go func() {
+		defer close(events)
+		projected.RunResuming(ctx, start, w, opts, events)
+	}()
+	send := func(change projected.JoinedChange) bool {
 		select {
+		case out <- change:
+			return true
 		case <-ctx.Done():
-			return
-		case event, ok := <-w.ResultChan():
+			return false
+		}
+	}
+	for event := range events {
+		if event.Type == watch.Error {
+			status, ok := event.Object.(*metav1.Status)
 			if !ok {
-				return
+				status = &apierrors.NewInternalError(apierrors.FromObject(event.Object)).ErrStatus
 			}
-			if event.Type == watch.Error {
-				klog.V(2).InfoS("A joined watch of VMInstances ended", "status", event.Object)
-				return
-			}
-			obj, err := meta.Accessor(event.Object)
-			if err != nil || event.Type == watch.Bookmark {
-				continue
-			}
-			name := obj.GetLabels()[projection.InstanceLabel]
-			if name == "" {
-				continue
-			}
-			select {
-			case out <- types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}:
-			case <-ctx.Done():
-				return
-			}
+			send(projected.JoinedChange{Failure: status})
+			return
+		}
+		obj, err := meta.Accessor(event.Object)
+		if err != nil {
+			continue
+		}
+		name := obj.GetLabels()[projection.InstanceLabel]
+		if name == "" {
+			continue
+		}
+		if !send(projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
+			return
 		}
 	}
 }

@@ -1,0 +1,80 @@
+package vminstance
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// checkDataVolumeNames refuses (409) a new inline disk whose DataVolume
+// name is another object's: an existing DataVolume that is not this
+// VMInstance's (a VMDisk's, another VMInstance's, one vm-apiserver does not
+// manage), or another VMInstance's inline disk of the same DataVolume name
+// ("a" with disk "b-c" and "a-b" with disk "c" both make "a-b-c"). The VM
+// would otherwise boot from another object's disk. current is the VM on
+// update, nil on create.
+func (v *virtualMachines) checkDataVolumeNames(ctx context.Context, inst *apps.VMInstance, current *kubevirtv1.VirtualMachine) error {
+	own := map[string]bool{}
+	if current != nil {
+		for _, t := range current.Spec.DataVolumeTemplates {
+			own[t.Name] = true
+		}
+	}
+	for _, d := range inst.Spec.Disks {
+		name := projection.DiskDataVolumeName(inst.Name, d.Name)
+		if d.Size == nil || own[name] {
+			continue
+		}
+		dv, err := v.CDI.CdiV1beta1().DataVolumes(inst.Namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("reading DataVolume %s/%s: %w", inst.Namespace, name, err)
+		case dv.Labels[projection.InstanceLabel] == inst.Name:
+			// Made from this VMInstance's template before: its own disk,
+			// left by a delete that orphaned it.
+		default:
+			return conflict(inst.Name, fmt.Errorf("disk %q needs the DataVolume %s/%s, which already exists as %s: rename the disk",
+				d.Name, inst.Namespace, name, describeDataVolume(dv.Labels)))
+		}
+		for _, other := range projection.DataVolumeClaimants(name) {
+			if other == inst.Name {
+				continue
+			}
+			vm, err := v.KubeVirt.KubevirtV1().VirtualMachines(inst.Namespace).Get(ctx, other, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("reading VirtualMachine %s/%s: %w", inst.Namespace, other, err)
+			}
+			if vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
+				continue
+			}
+			for _, t := range vm.Spec.DataVolumeTemplates {
+				if t.Name == name {
+					return conflict(inst.Name, fmt.Errorf("disk %q needs the DataVolume %s/%s, which is already an inline disk of VMInstance %s: rename the disk",
+						d.Name, inst.Namespace, name, other))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// describeDataVolume says whose a DataVolume is, by its labels.
+func describeDataVolume(labels map[string]string) string {
+	switch {
+	case labels[projection.KindLabel] == projection.VMDiskKind:
+		return "a VMDisk"
+	case labels[projection.InstanceLabel] != "":
+		return "a disk of VMInstance " + labels[projection.InstanceLabel]
+	}
+	return "a DataVolume vm-apiserver does not manage"
+}

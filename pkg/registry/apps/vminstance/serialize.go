@@ -1,0 +1,123 @@
+package vminstance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// One VMInstance is several backend objects, and kube-apiserver checks a
+// resourceVersion for one object at a time. The VirtualMachine is the record
+// that serialises writers: a write that changes a Service or Secret first
+// writes the VM with the WriteInProgress marker, under the resourceVersion
+// it was read with, so that of two concurrent writers only one gets past
+// it; then the owned objects; then the VM again without the marker. While
+// the marker is there, every other write is a 409, and the last VM write
+// gives the VMInstance a resourceVersion newer than anything read while the
+// write was under way, so that no update based on such a read is accepted.
+//
+// A writer that died with the marker set would lock the VMInstance; a marker
+// older than writeInProgressTimeout no longer counts.
+const writeInProgressTimeout = 15 * time.Second
+
+// newWriteMarker is the marker of one write: when it started, and a random
+// part that tells it from any other write.
+func newWriteMarker() string {
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return time.Now().UTC().Format(time.RFC3339Nano) + " " + hex.EncodeToString(id)
+}
+
+// checkNoWriteInProgress refuses a write while another one is under way.
+func checkNoWriteInProgress(vm *kubevirtv1.VirtualMachine, now time.Time) error {
+	marker, ok := vm.Annotations[projection.WriteInProgressAnnotation]
+	if !ok {
+		return nil
+	}
+	stamp, _, _ := strings.Cut(marker, " ")
+	started, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil || now.Sub(started) > writeInProgressTimeout {
+		return nil
+	}
+	return conflict(vm.Name, fmt.Errorf("another write of this VMInstance is under way; read it again and retry"))
+}
+
+// clearWriteMarker removes marker from the VM once its write is complete,
+// retrying when KubeVirt updated the VM's status meanwhile.
+func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string) (*kubevirtv1.VirtualMachine, error) {
+	vms := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
+	current := vm
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if current == nil {
+			var err error
+			if current, err = vms.Get(ctx, vm.Name, metav1.GetOptions{}); err != nil {
+				return err
+			}
+		}
+		if current.UID != vm.UID || current.Annotations[projection.WriteInProgressAnnotation] != marker {
+			return conflict(vm.Name, fmt.Errorf("the VMInstance was replaced while it was written"))
+		}
+		next := current.DeepCopy()
+		delete(next.Annotations, projection.WriteInProgressAnnotation)
+		updated, err := vms.Update(ctx, next, metav1.UpdateOptions{})
+		if err != nil {
+			current = nil
+			return err
+		}
+		current = updated
+		return nil
+	})
+	return current, err
+}
+
+// restoreVM puts the VM's spec and metadata back as they were before a
+// failed write (before), over what the write made of it.
+func (v *virtualMachines) restoreVM(ctx context.Context, written, before *kubevirtv1.VirtualMachine) error {
+	vms := v.KubeVirt.KubevirtV1().VirtualMachines(written.Namespace)
+	current := written
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if current == nil {
+			var err error
+			if current, err = vms.Get(ctx, written.Name, metav1.GetOptions{}); err != nil {
+				return err
+			}
+		}
+		if current.UID != written.UID {
+			return nil
+		}
+		next := current.DeepCopy()
+		next.Labels = maps.Clone(before.Labels)
+		next.Annotations = maps.Clone(before.Annotations)
+		delete(next.Annotations, projection.WriteInProgressAnnotation)
+		next.Spec = *before.Spec.DeepCopy()
+		_, err := vms.Update(ctx, next, metav1.UpdateOptions{})
+		if err != nil {
+			current = nil
+		}
+		return err
+	})
+}
+
+// deleteVM removes the VM a failed create made.
+func (v *virtualMachines) deleteVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) error {
+	background := metav1.DeletePropagationBackground
+	uid := vm.UID
+	err := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace).Delete(ctx, vm.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &background,
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
