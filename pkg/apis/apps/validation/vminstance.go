@@ -2,12 +2,10 @@ package validation
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
-	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -16,10 +14,6 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 )
-
-// maxCloudInitBytes is the most user-data a Secret can hold (core/v1
-// MaxSecretSize); the cloud-init Secret holds nothing else.
-const maxCloudInitBytes = 1 << 20
 
 // shownKeyPrefix is how much of an invalid SSH key an error repeats: enough
 // to recognise it, not the whole blob.
@@ -117,25 +111,10 @@ func validateSizing(spec *apps.VMInstanceSpec, fldPath *field.Path) field.ErrorL
 	if r.CPU != nil {
 		allErrs = append(allErrs, validateCPU(r.CPU, resPath.Child("cpu"))...)
 	}
-	if r.Memory != nil && r.Memory.Sign() <= 0 {
-		allErrs = append(allErrs, field.Invalid(resPath.Child("memory"), r.Memory.String(), "must be greater than zero"))
+	if r.Memory != nil {
+		allErrs = append(allErrs, validateBytes(r.Memory, minMemory, maxMemory, resPath.Child("memory"))...)
 	}
 	return allErrs
-}
-
-// validateCPU requires a whole number of vCPUs: the VM's CPU topology counts
-// cores, it has no millicores. The upper bound is that of KubeVirt's uint32
-// topology fields, so that the count cannot wrap around on the way.
-func validateCPU(cpu *resource.Quantity, fldPath *field.Path) field.ErrorList {
-	switch {
-	case cpu.Sign() <= 0:
-		return field.ErrorList{field.Invalid(fldPath, cpu.String(), "must be greater than zero")}
-	case cpu.Cmp(*resource.NewQuantity(math.MaxUint32, resource.DecimalSI)) > 0:
-		return field.ErrorList{field.Invalid(fldPath, cpu.String(), fmt.Sprintf("must be at most %d", uint32(math.MaxUint32)))}
-	case cpu.Cmp(*resource.NewQuantity(cpu.Value(), resource.DecimalSI)) != 0: // Value rounds up
-		return field.ErrorList{field.Invalid(fldPath, cpu.String(), "must be a whole number of vCPUs")}
-	}
-	return nil
 }
 
 // validateInstanceDisks checks the disk list. A disk with a size is inline:
@@ -144,7 +123,7 @@ func validateCPU(cpu *resource.Quantity, fldPath *field.Path) field.ErrorList {
 // A disk without a size attaches the existing VMDisk of that name, whose
 // storage class is its own, so giving one here would be silently ignored.
 func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
+	allErrs := validateListLength(len(disks), maxInstanceDisks, fldPath)
 	seen := sets.New[string]()
 	vmNameValid := vmName != "" && len(validation.IsDNS1123Label(vmName)) == 0
 	for i := range disks {
@@ -169,9 +148,7 @@ func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *
 
 		classPath := diskPath.Child("storageClass")
 		if disk.Size != nil {
-			if disk.Size.Sign() <= 0 {
-				allErrs = append(allErrs, field.Invalid(diskPath.Child("size"), disk.Size.String(), "must be greater than zero"))
-			}
+			allErrs = append(allErrs, validateBytes(disk.Size, minDiskSize, maxDiskSize, diskPath.Child("size"))...)
 			allErrs = append(allErrs, validateRequiredSubdomain(disk.StorageClass, classPath)...)
 		} else if disk.StorageClass != "" {
 			allErrs = append(allErrs, field.Invalid(classPath, disk.StorageClass,
@@ -225,7 +202,7 @@ func validateInlineDiskUpdates(disks, oldDisks []apps.VMInstanceDisk, fldPath *f
 // validateExternalPorts checks the ports of the Service. They are checked
 // whether or not external is set, since they are kept for when it is.
 func validateExternalPorts(ports []apps.ExternalPort, fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
+	allErrs := validateListLength(len(ports), maxExternalPorts, fldPath)
 	seen := sets.New[string]()
 	for i := range ports {
 		port := &ports[i]
@@ -252,12 +229,16 @@ func validateExternalPorts(ports []apps.ExternalPort, fldPath *field.Path) field
 // options, if any). A multi-line entry is refused rather than parsed, since
 // ParseAuthorizedKey would skip a bad first line and accept the next one.
 func validateSSHKeys(keys []string, fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
+	allErrs := validateListLength(len(keys), maxSSHKeys, fldPath)
 	for i, key := range keys {
 		keyPath := fldPath.Index(i)
 		line := strings.TrimSpace(key)
 		if line == "" {
 			allErrs = append(allErrs, field.Required(keyPath, ""))
+			continue
+		}
+		if len(line) > maxSSHKeyBytes {
+			allErrs = append(allErrs, field.TooLong(keyPath, field.OmitValueType{}, maxSSHKeyBytes))
 			continue
 		}
 		if strings.ContainsAny(line, "\r\n") {
@@ -285,7 +266,7 @@ func abbreviate(s string) string {
 // as they are. The value is never echoed: user-data often holds passwords.
 func validateCloudInit(userData string, fldPath *field.Path) field.ErrorList {
 	if len(userData) > maxCloudInitBytes {
-		return field.ErrorList{field.TooLong(fldPath, "", maxCloudInitBytes)}
+		return field.ErrorList{field.TooLong(fldPath, field.OmitValueType{}, maxCloudInitBytes)}
 	}
 	firstLine, _, _ := strings.Cut(userData, "\n")
 	if strings.TrimRight(firstLine, " \t\r") != "#cloud-config" {

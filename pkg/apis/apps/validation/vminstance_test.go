@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +115,33 @@ final_message: "Production VM déployée avec succès en $UPTIME secondes"
 `
 }
 
+// attachedDisks is n attachments of existing VMDisks.
+func attachedDisks(n int) []apps.VMInstanceDisk {
+	disks := make([]apps.VMInstanceDisk, n)
+	for i := range disks {
+		disks[i].Name = fmt.Sprintf("disk-%d", i)
+	}
+	return disks
+}
+
+// tcpPorts is n distinct TCP ports.
+func tcpPorts(n int) []apps.ExternalPort {
+	ports := make([]apps.ExternalPort, n)
+	for i := range ports {
+		ports[i] = apps.ExternalPort{Port: int32(1000 + i), Protocol: "TCP", TargetPort: int32(1000 + i)}
+	}
+	return ports
+}
+
+// repeatKey is n entries of the same valid key.
+func repeatKey(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = testKeys().ed25519
+	}
+	return keys
+}
+
 func qty(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
@@ -162,8 +190,22 @@ func TestValidateVMInstanceValid(t *testing.T) {
 			vm.Spec.CloudInit = "#cloud-config\r\npackages:\r\n  - nginx\r\n"
 		}},
 		{"no cloud-init", func(vm *apps.VMInstance) { vm.Spec.CloudInit = "" }},
-		{"cloud-init at the Secret limit", func(vm *apps.VMInstance) {
+		{"cloud-init at the limit", func(vm *apps.VMInstance) {
 			vm.Spec.CloudInit = "#cloud-config\n#" + strings.Repeat("x", maxCloudInitBytes-len("#cloud-config\n#"))
+		}},
+		{"the most vCPUs and memory", func(vm *apps.VMInstance) {
+			vm.Spec.Resources = &apps.VMResources{CPU: qty("512"), Memory: qty("16Ti")}
+		}},
+		{"the least memory", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("1Mi")} }},
+		{"memory in decimal units", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("1.5G")} }},
+		{"the largest disk and a one-byte disk", func(vm *apps.VMInstance) {
+			vm.Spec.Disks[0].Size = qty("1Pi")
+			vm.Spec.Disks[1].Size = qty("1")
+		}},
+		{"as many disks, ports and keys as allowed", func(vm *apps.VMInstance) {
+			vm.Spec.Disks = attachedDisks(maxInstanceDisks)
+			vm.Spec.ExternalPorts = tcpPorts(maxExternalPorts)
+			vm.Spec.SSHKeys = repeatKey(maxSSHKeys)
 		}},
 	}
 	for _, tc := range cases {
@@ -217,10 +259,40 @@ func TestValidateVMInstanceInvalid(t *testing.T) {
 			field.ErrorTypeInvalid, "spec.resources.cpu"},
 		{"fractional cpu", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("1500m")} },
 			field.ErrorTypeInvalid, "spec.resources.cpu"},
-		{"cpu beyond uint32", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("5G")} },
+		{"cpu far beyond the limit", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("5G")} },
+			field.ErrorTypeInvalid, "spec.resources.cpu"},
+		{"one vCPU more than the limit", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("513")} },
+			field.ErrorTypeInvalid, "spec.resources.cpu"},
+		{"cpu 1e3000 (whose Value() is 0)", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("1e3000")} },
+			field.ErrorTypeInvalid, "spec.resources.cpu"},
+		{"half a vCPU", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{CPU: qty("0.5")} },
 			field.ErrorTypeInvalid, "spec.resources.cpu"},
 		{"zero memory", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("0")} },
 			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"memory 1e3000 (whose Value() is 0)", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("1e3000")} },
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"memory 1e100", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("1e100")} },
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"half a byte of memory", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("0.5")} },
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"fractional bytes of memory", func(vm *apps.VMInstance) {
+			vm.Spec.Resources = &apps.VMResources{Memory: qty("4Gi")}
+			vm.Spec.Resources.Memory.Add(resource.MustParse("1m"))
+		},
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"memory beyond 16Ti", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("17Ti")} },
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"memory below 1Mi", func(vm *apps.VMInstance) { vm.Spec.Resources = &apps.VMResources{Memory: qty("512Ki")} },
+			field.ErrorTypeInvalid, "spec.resources.memory"},
+		{"too many disks", func(vm *apps.VMInstance) { vm.Spec.Disks = attachedDisks(maxInstanceDisks + 1) },
+			field.ErrorTypeTooMany, "spec.disks"},
+		{"too many external ports", func(vm *apps.VMInstance) { vm.Spec.ExternalPorts = tcpPorts(maxExternalPorts + 1) },
+			field.ErrorTypeTooMany, "spec.externalPorts"},
+		{"too many ssh keys", func(vm *apps.VMInstance) { vm.Spec.SSHKeys = repeatKey(maxSSHKeys + 1) },
+			field.ErrorTypeTooMany, "spec.sshKeys"},
+		{"ssh key line too long", func(vm *apps.VMInstance) {
+			vm.Spec.SSHKeys[0] = keys.ed25519 + strings.Repeat("x", maxSSHKeyBytes)
+		}, field.ErrorTypeTooLong, "spec.sshKeys[0]"},
 		{"disk without a name", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Name = "" },
 			field.ErrorTypeRequired, "spec.disks[1].name"},
 		{"disk name not a DNS label", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Name = "App_Data" },
@@ -234,6 +306,14 @@ func TestValidateVMInstanceInvalid(t *testing.T) {
 		}, field.ErrorTypeInvalid, "spec.disks[0].name"},
 		{"zero disk size", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Size = qty("0") },
 			field.ErrorTypeInvalid, "spec.disks[1].size"},
+		{"disk size 1e3000", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Size = qty("1e3000") },
+			field.ErrorTypeInvalid, "spec.disks[1].size"},
+		{"disk size 1e100", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Size = qty("1e100") },
+			field.ErrorTypeInvalid, "spec.disks[1].size"},
+		{"disk size half a byte", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Size = qty("0.5") },
+			field.ErrorTypeInvalid, "spec.disks[1].size"},
+		{"disk size beyond 1Pi", func(vm *apps.VMInstance) { vm.Spec.Disks[0].Size = qty("2Pi") },
+			field.ErrorTypeInvalid, "spec.disks[0].size"},
 		{"inline disk without storage class", func(vm *apps.VMInstance) { vm.Spec.Disks[1].StorageClass = "" },
 			field.ErrorTypeRequired, "spec.disks[1].storageClass"},
 		{"inline disk with a bad storage class", func(vm *apps.VMInstance) { vm.Spec.Disks[1].StorageClass = "Local!" },
@@ -279,7 +359,7 @@ func TestValidateVMInstanceInvalid(t *testing.T) {
 		{"cloud-config that is a scalar", func(vm *apps.VMInstance) {
 			vm.Spec.CloudInit = "#cloud-config   \nhello\n"
 		}, field.ErrorTypeInvalid, "spec.cloudInit"},
-		{"user-data larger than a Secret", func(vm *apps.VMInstance) {
+		{"user-data over the limit", func(vm *apps.VMInstance) {
 			vm.Spec.CloudInit = "#!/bin/sh\n" + strings.Repeat("x", maxCloudInitBytes)
 		}, field.ErrorTypeTooLong, "spec.cloudInit"},
 	}
