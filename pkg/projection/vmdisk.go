@@ -112,6 +112,14 @@ func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVo
 		sort.Strings(names)
 		dv.Annotations = setKey(dv.Annotations, SecretHeadersAnnotation, strings.Join(names, ","))
 	}
+	delete(dv.Annotations, URLUsernameAnnotation)
+	if http := dv.Spec.Source.HTTP; http != nil {
+		if stripped, username, _, _, ok := SplitURLUserinfo(http.URL); ok {
+			http.URL = stripped
+			http.SecretRef = CredentialsSecretName(disk.Name)
+			dv.Annotations = setKey(dv.Annotations, URLUsernameAnnotation, username)
+		}
+	}
 	if dv.Spec.Storage == nil {
 		dv.Spec.Storage = &cdiv1.StorageSpec{}
 	}
@@ -174,6 +182,9 @@ func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
 	disk.Spec.Optical = dv.Annotations[OpticalAnnotation] == "true"
 	if disk.Spec.Source, err = vmDiskSource(dv.Spec.Source); err != nil {
 		return nil, fmt.Errorf("DataVolume %s/%s: %w", dv.Namespace, dv.Name, err)
+	}
+	if username, ok := dv.Annotations[URLUsernameAnnotation]; ok && disk.Spec.Source.HTTP != nil {
+		disk.Spec.Source.HTTP.URL = withUserinfo(disk.Spec.Source.HTTP.URL, username)
 	}
 	if names := dv.Annotations[SecretHeadersAnnotation]; names != "" && disk.Spec.Source.HTTP != nil {
 		if disk.Spec.Source.HTTP.Headers == nil {

@@ -1,7 +1,9 @@
 package projection
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,6 +33,10 @@ func normalizeDisk(d *apps.VMDisk, pick uint8) {
 		}
 		if len(d.Spec.Source.HTTP.Headers) == 0 {
 			d.Spec.Source.HTTP.Headers = nil
+		}
+		// Some URLs carry userinfo, which goes to a Secret.
+		if pick&0x20 != 0 {
+			d.Spec.Source.HTTP.URL = fmt.Sprintf("https://u%x:pw-%x-secret@example.com/%x", d.Name, d.Namespace, d.Spec.Source.HTTP.URL)
 		}
 	case 2:
 		if src.Registry == nil {
@@ -107,8 +113,30 @@ func assertVMDiskRoundTrip(t *testing.T, disk *apps.VMDisk) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What is read back is what was written, with credentials redacted;
+	// the DataVolume holds none of them.
+	want := disk.DeepCopy()
+	if http := want.Spec.Source.HTTP; http != nil {
+		if _, _, _, _, ok := SplitURLUserinfo(dv.Spec.Source.HTTP.URL); ok {
+			t.Fatalf("the DataVolume's url has userinfo: %q", dv.Spec.Source.HTTP.URL)
+		}
+		if _, _, password, _, ok := SplitURLUserinfo(http.URL); ok {
+			if dv.Spec.Source.HTTP.SecretRef != CredentialsSecretName(disk.Name) {
+				t.Fatalf("secretRef: %q", dv.Spec.Source.HTTP.SecretRef)
+			}
+			if raw, _ := json.Marshal(dv); len(password) >= 8 && strings.Contains(string(raw), password) {
+				t.Fatalf("the password %q is in the DataVolume: %s", password, raw)
+			}
+		}
+		http.URL = RedactURL(http.URL)
+		for name := range http.Headers {
+			if IsCredentialHeader(name) {
+				http.Headers[name] = RedactedHeaderValue
+			}
+		}
+	}
 	// Equal as the API sees them: an empty map or list is no map or list.
-	if diff := cmp.Diff(disk, back, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 }),
+	if diff := cmp.Diff(want, back, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 }),
 		cmp.Transformer("emptyNil", func(m map[string]string) map[string]string {
 			if len(m) == 0 {
 				return nil
@@ -212,5 +240,100 @@ func TestCredentialHeadersGoToASecret(t *testing.T) {
 	want := map[string]string{"Authorization": RedactedHeaderValue, "X-Api-Key": RedactedHeaderValue, "Accept": "*/*"}
 	if diff := cmp.Diff(want, back.Spec.Source.HTTP.Headers); diff != "" {
 		t.Errorf("headers read back (-want +got):\n%s", diff)
+	}
+}
+
+// TestURLCredentialsGoToASecret checks the split of URL userinfo: the
+// DataVolume's url has none and names the credentials Secret, the Secret
+// holds the decoded username and password, and the disk reads back with the
+// username and a redacted password.
+func TestURLCredentialsGoToASecret(t *testing.T) {
+	size := resource.MustParse("1Gi")
+	disk := &apps.VMDisk{
+		ObjectMeta: metav1.ObjectMeta{Name: "img", Namespace: "ns"},
+		Spec: apps.VMDiskSpec{Storage: &size, StorageClass: "replicated", Source: apps.VMDiskSource{HTTP: &apps.HTTPDiskSource{
+			URL:     "https://alice:s3cr%40t@images.example.com:8443/a/x.img?sig=1#frag",
+			Headers: map[string]string{"Authorization": "Bearer t"},
+		}}},
+	}
+	dv, err := DataVolumeFor(disk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	http := dv.Spec.Source.HTTP
+	if http.URL != "https://images.example.com:8443/a/x.img?sig=1#frag" || http.SecretRef != "img-http-credentials" {
+		t.Errorf("DataVolume source: url %q, secretRef %q", http.URL, http.SecretRef)
+	}
+	if dv.Annotations[URLUsernameAnnotation] != "alice" {
+		t.Errorf("annotations: %v", dv.Annotations)
+	}
+	if raw, _ := json.Marshal(dv); strings.Contains(string(raw), "s3cr") {
+		t.Errorf("the password is in the DataVolume: %s", raw)
+	}
+	secret := CredentialsSecretFor(disk)
+	if secret == nil || secret.Name != "img-http-credentials" || secret.Namespace != "ns" ||
+		string(secret.Data["accessKeyId"]) != "alice" || string(secret.Data["secretKey"]) != "s3cr@t" {
+		t.Fatalf("secret: %+v", secret)
+	}
+	if secrets := SecretsFor(disk); len(secrets) != 2 || secrets[0].Name != "img-http-headers" || secrets[1].Name != "img-http-credentials" {
+		t.Fatalf("SecretsFor: %v", secrets)
+	}
+
+	back, err := VMDiskFrom(dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const public = "https://alice:(redacted)@images.example.com:8443/a/x.img?sig=1#frag"
+	if got := back.Spec.Source.HTTP.URL; got != public {
+		t.Errorf("read back as %q, want %q", got, public)
+	}
+
+	// Writing back what was read (an update) keeps the DataVolume as it is.
+	again, err := DataVolumeFor(back, dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(dv, again); diff != "" {
+		t.Errorf("writing back the read disk changed the DataVolume (-before +after):\n%s", diff)
+	}
+
+	// Without userinfo, no Secret, no secretRef, no annotation; an update
+	// that drops it (refused by validation as a source change) would not
+	// leave them behind either.
+	disk.Spec.Source.HTTP = &apps.HTTPDiskSource{URL: "https://images.example.com/x.img"}
+	plain, err := DataVolumeFor(disk, dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Spec.Source.HTTP.SecretRef != "" || plain.Annotations[URLUsernameAnnotation] != "" || CredentialsSecretFor(disk) != nil {
+		t.Errorf("credentials left behind: %+v %v", plain.Spec.Source.HTTP, plain.Annotations)
+	}
+	if _, ok := plain.Annotations[URLUsernameAnnotation]; ok {
+		t.Error("the username annotation stayed")
+	}
+}
+
+func TestSplitURLUserinfo(t *testing.T) {
+	cases := []struct {
+		raw, stripped, username, password, redacted string
+		ok                                          bool
+	}{
+		{"https://example.com/x", "https://example.com/x", "", "", "https://example.com/x", false},
+		{"https://u:p@example.com/x", "https://example.com/x", "u", "p", "https://u:(redacted)@example.com/x", true},
+		{"https://u:p:q@h", "https://h", "u", "p:q", "https://u:(redacted)@h", true},
+		{"https://a@b:c@h/x@y", "https://h/x@y", "a@b", "c", "https://a@b:(redacted)@h/x@y", true},
+		{"https://h/path@x?q=a@b#c@d", "https://h/path@x?q=a@b#c@d", "", "", "https://h/path@x?q=a@b#c@d", false},
+		{"https://h?u:p@x", "https://h?u:p@x", "", "", "https://h?u:p@x", false},
+		{"u:p@h", "u:p@h", "", "", "u:p@h", false},
+		{"https://u@h", "https://h", "u", "", "https://u:(redacted)@h", true},
+	}
+	for _, tc := range cases {
+		stripped, username, password, _, ok := SplitURLUserinfo(tc.raw)
+		if stripped != tc.stripped || username != tc.username || password != tc.password || ok != tc.ok {
+			t.Errorf("SplitURLUserinfo(%q) = %q, %q, %q, %v", tc.raw, stripped, username, password, ok)
+		}
+		if got := RedactURL(tc.raw); got != tc.redacted {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.raw, got, tc.redacted)
+		}
 	}
 }

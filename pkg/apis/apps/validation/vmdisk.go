@@ -1,9 +1,11 @@
 package validation
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 // checksumDigestLength is the hex length of each digest CDI can verify.
@@ -20,10 +23,28 @@ var checksumDigestLength = map[string]int{"md5": 32, "sha1": 40, "sha256": 64, "
 
 var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 
-// ValidateVMDisk checks a new VMDisk.
+// ValidateVMDisk checks a new VMDisk. A new disk may not restate the
+// placeholders that stand for stored credentials on read: there is nothing
+// stored yet, so the placeholder itself would become the credential (as
+// when a disk read with kubectl get is created again elsewhere).
 func ValidateVMDisk(disk *apps.VMDisk) field.ErrorList {
 	allErrs := validateObjectMeta(&disk.ObjectMeta)
-	return append(allErrs, validateVMDiskSpec(&disk.Spec, field.NewPath("spec"))...)
+	specPath := field.NewPath("spec")
+	allErrs = append(allErrs, validateVMDiskSpec(&disk.Spec, specPath)...)
+	if http := disk.Spec.Source.HTTP; http != nil {
+		httpPath := specPath.Child("source", "http")
+		if _, _, password, _, ok := projection.SplitURLUserinfo(http.URL); ok && password == projection.RedactedURLPassword {
+			allErrs = append(allErrs, field.Invalid(httpPath.Child("url"), http.URL,
+				"the password "+projection.RedactedURLPassword+" stands for one kept in a Secret; give the real password"))
+		}
+		for _, name := range sortedKeys(http.Headers) {
+			if http.Headers[name] == projection.RedactedHeaderValue {
+				allErrs = append(allErrs, field.Invalid(httpPath.Child("headers").Key(name), http.Headers[name],
+					"stands for a value kept in a Secret; give the real value"))
+			}
+		}
+	}
+	return allErrs
 }
 
 // ValidateVMDiskUpdate checks a change to a VMDisk: source and storage class
@@ -48,8 +69,8 @@ func validateVMDiskSpec(spec *apps.VMDiskSpec, fldPath *field.Path) field.ErrorL
 	storagePath := fldPath.Child("storage")
 	if spec.Storage == nil {
 		allErrs = append(allErrs, field.Required(storagePath, ""))
-	} else if spec.Storage.Sign() <= 0 {
-		allErrs = append(allErrs, field.Invalid(storagePath, spec.Storage.String(), "must be greater than zero"))
+	} else {
+		allErrs = append(allErrs, validateBytes(spec.Storage, minDiskSize, maxDiskSize, storagePath)...)
 	}
 	allErrs = append(allErrs, validateRequiredSubdomain(spec.StorageClass, fldPath.Child("storageClass"))...)
 	return allErrs
@@ -94,25 +115,48 @@ func validateVMDiskSource(src *apps.VMDiskSource, fldPath *field.Path) field.Err
 	return allErrs
 }
 
+// validateHTTPSource checks an HTTP source. Errors never repeat a
+// credential: a URL is shown with its password redacted, a credential
+// header's value not at all. Userinfo in the URL (user:password@) is
+// accepted and kept in a Secret (see projection.CredentialsSecretFor); CDI
+// sends it as basic auth only when both parts are set, so a URL with only
+// one of them is refused rather than imported without credentials.
 func validateHTTPSource(src *apps.HTTPDiskSource, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	urlPath := fldPath.Child("url")
+	shown := projection.RedactURL(src.URL)
 	if src.URL == "" {
 		allErrs = append(allErrs, field.Required(urlPath, ""))
+	} else if len(src.URL) > maxHTTPFieldBytes {
+		allErrs = append(allErrs, field.TooLong(urlPath, field.OmitValueType{}, maxHTTPFieldBytes))
 	} else if u, err := url.Parse(src.URL); err != nil {
-		allErrs = append(allErrs, field.Invalid(urlPath, src.URL, err.Error()))
+		allErrs = append(allErrs, field.Invalid(urlPath, shown, urlParseError(err)))
 	} else if u.Scheme != "http" && u.Scheme != "https" {
-		allErrs = append(allErrs, field.Invalid(urlPath, src.URL, "scheme must be http or https"))
+		allErrs = append(allErrs, field.Invalid(urlPath, shown, "scheme must be http or https"))
 	} else if u.Host == "" {
-		allErrs = append(allErrs, field.Invalid(urlPath, src.URL, "must name a host"))
-	}
-	for name, value := range src.Headers {
-		headerPath := fldPath.Child("headers").Key(name)
-		if !httpguts.ValidHeaderFieldName(name) {
-			allErrs = append(allErrs, field.Invalid(headerPath, name, "must be a valid HTTP header name"))
+		allErrs = append(allErrs, field.Invalid(urlPath, shown, "must name a host"))
+	} else if u.User != nil {
+		if password, ok := u.User.Password(); u.User.Username() == "" || !ok || password == "" {
+			allErrs = append(allErrs, field.Invalid(urlPath, shown,
+				"userinfo must have both a username and a password (user:password@host), which are kept in a Secret and sent as basic auth; put other credentials in an Authorization header"))
 		}
-		if !httpguts.ValidHeaderFieldValue(value) {
-			allErrs = append(allErrs, field.Invalid(headerPath, value, "must be a valid HTTP header value"))
+	}
+	headersPath := fldPath.Child("headers")
+	allErrs = append(allErrs, validateListLength(len(src.Headers), maxHTTPHeaders, headersPath)...)
+	for _, name := range sortedKeys(src.Headers) {
+		value := src.Headers[name]
+		headerPath := headersPath.Key(name)
+		var shownValue interface{} = value
+		if projection.IsCredentialHeader(name) {
+			shownValue = field.OmitValueType{}
+		}
+		switch {
+		case len(name)+len(value) > maxHTTPFieldBytes:
+			allErrs = append(allErrs, field.TooLong(headerPath, field.OmitValueType{}, maxHTTPFieldBytes))
+		case !httpguts.ValidHeaderFieldName(name):
+			allErrs = append(allErrs, field.Invalid(headerPath, name, "must be a valid HTTP header name"))
+		case !httpguts.ValidHeaderFieldValue(value):
+			allErrs = append(allErrs, field.Invalid(headerPath, shownValue, "must be a valid HTTP header value"))
 		}
 	}
 	if src.Checksum != "" {
@@ -162,4 +206,24 @@ func validateObjectReference(name, namespace string, fldPath *field.Path) field.
 		}
 	}
 	return allErrs
+}
+
+// sortedKeys gives errors on a map in a stable order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// urlParseError is why a URL does not parse, without the URL itself, which
+// may hold a password.
+func urlParseError(err error) string {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return "must be a URL: " + urlErr.Err.Error()
+	}
+	return "must be a URL"
 }

@@ -22,12 +22,19 @@ func keepStoredCredentials(disk, old *apps.VMDisk) {
 			newHTTP.Headers[name] = value
 		}
 	}
+	// The same for the password of URL userinfo: a URL that differs from
+	// the stored one only in its password (the redacted marker, or the
+	// original) keeps the stored one. A different username, host or path
+	// is still a change of the immutable source.
+	if _, _, _, _, ok := projection.SplitURLUserinfo(oldHTTP.URL); ok && projection.RedactURL(newHTTP.URL) == oldHTTP.URL {
+		newHTTP.URL = oldHTTP.URL
+	}
 }
 
-// redactLastApplied removes credential header values from the manifest
-// kubectl apply keeps in an annotation, which every reader of the VMDisk
-// sees; kubectl's next three-way merge still works, since the stored value
-// is kept (keepStoredCredentials).
+// redactLastApplied removes credential header values and the password of
+// URL userinfo from the manifest kubectl apply keeps in an annotation, which
+// every reader of the VMDisk sees; kubectl's next three-way merge still
+// works, since the stored values are kept (keepStoredCredentials).
 func redactLastApplied(disk *apps.VMDisk) {
 	raw, ok := disk.Annotations[corev1.LastAppliedConfigAnnotation]
 	if !ok {
@@ -37,14 +44,22 @@ func redactLastApplied(disk *apps.VMDisk) {
 	if err := json.Unmarshal([]byte(raw), &manifest); err != nil {
 		return
 	}
-	headers, ok := lookupMap(manifest, "spec", "source", "http", "headers")
+	http, ok := lookupMap(manifest, "spec", "source", "http")
 	if !ok {
 		return
 	}
 	changed := false
-	for name := range headers {
-		if projection.IsCredentialHeader(name) {
-			headers[name] = projection.RedactedHeaderValue
+	if headers, ok := lookupMap(http, "headers"); ok {
+		for name := range headers {
+			if projection.IsCredentialHeader(name) && headers[name] != projection.RedactedHeaderValue {
+				headers[name] = projection.RedactedHeaderValue
+				changed = true
+			}
+		}
+	}
+	if raw, ok := http["url"].(string); ok {
+		if redacted := projection.RedactURL(raw); redacted != raw {
+			http["url"] = redacted
 			changed = true
 		}
 	}

@@ -150,15 +150,15 @@ func (d dataVolumes) Create(ctx context.Context, obj runtime.Object, opts *metav
 	if err := d.authorizeClone(ctx, dv); err != nil {
 		return nil, err
 	}
-	secret := projection.HeadersSecretFor(obj.(*apps.VMDisk))
-	if secret == nil {
+	secrets := projection.SecretsFor(obj.(*apps.VMDisk))
+	if len(secrets) == 0 {
 		return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
 	}
-	return d.createWithHeadersSecret(ctx, dv, secret, opts.DryRun)
+	return d.createWithSecrets(ctx, dv, secrets, opts.DryRun)
 }
 
 // removeHalfMade deletes what a failed create wrote (dv may be nil).
-func (d dataVolumes) removeHalfMade(dv *cdiv1.DataVolume, secret *corev1.Secret) {
+func (d dataVolumes) removeHalfMade(dv *cdiv1.DataVolume, secrets []*corev1.Secret) {
 	ctx := context.Background()
 	if dv != nil {
 		uid := dv.UID
@@ -166,22 +166,33 @@ func (d dataVolumes) removeHalfMade(dv *cdiv1.DataVolume, secret *corev1.Secret)
 			klog.ErrorS(err, "Could not remove the DataVolume of a failed create", "namespace", dv.Namespace, "name", dv.Name)
 		}
 	}
-	uid := secret.UID
-	if err := d.Kube.CoreV1().Secrets(secret.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
-		klog.ErrorS(err, "Could not remove the headers Secret of a failed create", "namespace", secret.Namespace, "name", secret.Name)
+	for _, secret := range secrets {
+		uid := secret.UID
+		if err := d.Kube.CoreV1().Secrets(secret.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			klog.ErrorS(err, "Could not remove a credentials Secret of a failed create", "namespace", secret.Namespace, "name", secret.Name)
+		}
 	}
 }
 
-// createWithHeadersSecret writes the credential headers' Secret before the
-// DataVolume that reads it, then makes the DataVolume its owner; a failed
-// DataVolume write removes the Secret again.
-func (d dataVolumes) createWithHeadersSecret(ctx context.Context, dv *cdiv1.DataVolume, secret *corev1.Secret, dryRun []string) (*cdiv1.DataVolume, error) {
-	secrets := d.Kube.CoreV1().Secrets(dv.Namespace)
-	created, err := secrets.Create(ctx, secret, metav1.CreateOptions{DryRun: dryRun})
-	if apierrors.IsAlreadyExists(err) {
-		return nil, apierrors.NewConflict(apps.Resource("vmdisks"), dv.Name, fmt.Errorf("Secret %s/%s already exists", dv.Namespace, secret.Name))
-	}
-	if err != nil {
+// createWithSecrets writes the credentials' Secrets (headers, URL userinfo)
+// before the DataVolume that reads them, then makes the DataVolume their
+// owner; a failed write removes what was written. A Secret name that is
+// taken is a 409 before the DataVolume is written.
+func (d dataVolumes) createWithSecrets(ctx context.Context, dv *cdiv1.DataVolume, secrets []*corev1.Secret, dryRun []string) (*cdiv1.DataVolume, error) {
+	client := d.Kube.CoreV1().Secrets(dv.Namespace)
+	var created []*corev1.Secret
+	for _, secret := range secrets {
+		out, err := client.Create(ctx, secret, metav1.CreateOptions{DryRun: dryRun})
+		if err == nil {
+			created = append(created, out)
+			continue
+		}
+		if len(dryRun) == 0 {
+			d.removeHalfMade(nil, created)
+		}
+		if apierrors.IsAlreadyExists(err) {
+			return nil, apierrors.NewConflict(apps.Resource("vmdisks"), dv.Name, fmt.Errorf("Secret %s/%s already exists", dv.Namespace, secret.Name))
+		}
 		return nil, err
 	}
 	out, err := d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: dryRun})
@@ -191,11 +202,14 @@ func (d dataVolumes) createWithHeadersSecret(ctx context.Context, dv *cdiv1.Data
 		}
 		return nil, err
 	}
-	if len(dryRun) == 0 {
-		created.OwnerReferences = []metav1.OwnerReference{{
+	if len(dryRun) > 0 {
+		return out, nil
+	}
+	for _, secret := range created {
+		secret.OwnerReferences = []metav1.OwnerReference{{
 			APIVersion: cdiv1.SchemeGroupVersion.String(), Kind: "DataVolume", Name: out.Name, UID: out.UID, Controller: ptr.To(true),
 		}}
-		if _, err := secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+		if _, err := client.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
 			d.removeHalfMade(out, created)
 			return nil, err
 		}
