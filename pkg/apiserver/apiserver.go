@@ -3,6 +3,8 @@
 package apiserver
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -22,6 +24,9 @@ import (
 type Config struct {
 	GenericConfig *genericapiserver.RecommendedConfig
 	Profiles      catalogue.Catalogue
+	// BackendWatchTimeout ends each backend watch after this long (they
+	// resume); zero leaves it to kube-apiserver.
+	BackendWatchTimeout time.Duration
 }
 
 // Server is a running vm-apiserver.
@@ -42,6 +47,7 @@ func (c *Config) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	clients.WatchTimeout = c.BackendWatchTimeout
 	availability := backend.NewAvailability(clients.Kube.Discovery())
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.Kube.CoreV1().Events("")})

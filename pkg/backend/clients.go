@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"kubevirt.io/client-go/containerizeddataimporter"
@@ -12,6 +15,19 @@ type Clients struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirtclient.Interface
 	CDI      containerizeddataimporter.Interface
+	// WatchTimeout, when set, ends each backend watch after this long (they
+	// resume by themselves); zero leaves it to kube-apiserver's own timer.
+	WatchTimeout time.Duration
+}
+
+// WatchOptions are opts with the backend watch timeout.
+func (c Clients) WatchOptions(opts metav1.ListOptions) metav1.ListOptions {
+	opts.TimeoutSeconds = nil
+	if c.WatchTimeout > 0 {
+		seconds := int64(c.WatchTimeout.Seconds())
+		opts.TimeoutSeconds = &seconds
+	}
+	return opts
 }
 
 // NewClients builds the backend clients from config.

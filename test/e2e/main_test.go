@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/cozystack/vm-apiserver/test/environment"
 )
 
 var env *environment.Environment
+
+// backendWatchTimeout is how long vm-apiserver keeps a backend watch open.
+const backendWatchTimeout = 5 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -31,7 +35,13 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	env, err = environment.Start(context.Background(), environment.Options{RepoRoot: repo, Dir: dir})
+	env, err = environment.Start(context.Background(), environment.Options{
+		RepoRoot: repo, Dir: dir,
+		// Backend watches end and resume every few seconds, as they do
+		// every 30 to 60 minutes in a cluster: every watch test crosses
+		// resumptions.
+		ServerArgs: []string{"--backend-watch-timeout=" + backendWatchTimeout.String()},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
 		return 1

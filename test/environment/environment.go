@@ -48,6 +48,8 @@ type Options struct {
 	RepoRoot string
 	// Dir receives certificates, kubeconfigs, data and logs.
 	Dir string
+	// ServerArgs are extra vm-apiserver flags.
+	ServerArgs []string
 }
 
 // Environment is a running control plane with vm-apiserver.
@@ -70,6 +72,10 @@ type Environment struct {
 
 	caPEM     []byte
 	processes []*process
+	// kubeAPIServer is kube-apiserver's place in processes and its
+	// arguments, to restart it.
+	kubeAPIServer     int
+	kubeAPIServerArgs []string
 }
 
 // Start builds what is missing and starts everything. On error, whatever
@@ -112,6 +118,18 @@ func (e *Environment) Stop() {
 		e.processes[i].stop()
 	}
 	e.processes = nil
+}
+
+// RestartKubeAPIServer stops kube-apiserver, which ends every watch of it,
+// and starts it again; it returns once it is healthy.
+func (e *Environment) RestartKubeAPIServer(ctx context.Context) error {
+	e.processes[e.kubeAPIServer].stop()
+	kas, err := startProcess(e.LogDir, "kube-apiserver-restarted", filepath.Join(e.BinDir, "kube-apiserver"), e.kubeAPIServerArgs...)
+	if err != nil {
+		return err
+	}
+	e.processes[e.kubeAPIServer] = kas
+	return e.waitHealthy(ctx, kas)
 }
 
 // Kubectl runs the real kubectl as cluster admin (or as whoever args
@@ -235,32 +253,34 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 	e.processes = append(e.processes, etcd)
 
 	apiserverURL := "https://" + kubeAPIServerSAN + ":" + strconv.Itoa(ports[2])
-	kas, err := startProcess(e.LogDir, "kube-apiserver", filepath.Join(e.BinDir, "kube-apiserver"),
-		"--etcd-servers="+etcdURL,
+	e.kubeAPIServerArgs = []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[2]),
-		"--tls-cert-file="+certs.apiserverServing.CertFile,
-		"--tls-private-key-file="+certs.apiserverServing.KeyFile,
-		"--client-ca-file="+certs.clusterCA.CertFile,
+		"--secure-port=" + strconv.Itoa(ports[2]),
+		"--tls-cert-file=" + certs.apiserverServing.CertFile,
+		"--tls-private-key-file=" + certs.apiserverServing.KeyFile,
+		"--client-ca-file=" + certs.clusterCA.CertFile,
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+certs.serviceAccountKey,
-		"--service-account-signing-key-file="+certs.serviceAccountKey,
+		"--service-account-key-file=" + certs.serviceAccountKey,
+		"--service-account-signing-key-file=" + certs.serviceAccountKey,
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=RBAC",
 		"--endpoint-reconciler-type=none",
-		"--requestheader-client-ca-file="+certs.frontProxyCA.CertFile,
+		"--requestheader-client-ca-file=" + certs.frontProxyCA.CertFile,
 		"--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-username-headers=X-Remote-User",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--requestheader-uid-headers=X-Remote-Uid",
-		"--proxy-client-cert-file="+certs.frontProxy.CertFile,
-		"--proxy-client-key-file="+certs.frontProxy.KeyFile,
-	)
+		"--proxy-client-cert-file=" + certs.frontProxy.CertFile,
+		"--proxy-client-key-file=" + certs.frontProxy.KeyFile,
+	}
+	kas, err := startProcess(e.LogDir, "kube-apiserver", filepath.Join(e.BinDir, "kube-apiserver"), e.kubeAPIServerArgs...)
 	if err != nil {
 		return err
 	}
+	e.kubeAPIServer = len(e.processes)
 	e.processes = append(e.processes, kas)
 
 	e.AdminKubeconfig = filepath.Join(e.opts.Dir, "kubeconfig")
@@ -368,16 +388,16 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 	}
 	pki := filepath.Join(e.opts.Dir, "pki")
 	kubeconfig := e.ServerKubeconfig()
-	server, err := startProcess(e.LogDir, "vm-apiserver", binary,
-		"--secure-port="+strconv.Itoa(ports[0]),
+	server, err := startProcess(e.LogDir, "vm-apiserver", binary, append([]string{
+		"--secure-port=" + strconv.Itoa(ports[0]),
 		"--bind-address=127.0.0.1",
-		"--tls-cert-file="+filepath.Join(pki, "vm-apiserver-serving.crt"),
-		"--tls-private-key-file="+filepath.Join(pki, "vm-apiserver-serving.key"),
-		"--kubeconfig="+kubeconfig,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
+		"--tls-cert-file=" + filepath.Join(pki, "vm-apiserver-serving.crt"),
+		"--tls-private-key-file=" + filepath.Join(pki, "vm-apiserver-serving.key"),
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
 		"--v=2",
-	)
+	}, e.opts.ServerArgs...)...)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,6 +36,10 @@ type Options struct {
 	// authorization clients, which sit on the request path the same way.
 	BackendQPS   float32
 	BackendBurst int
+	// BackendWatchTimeout ends every backend watch after this long; they
+	// resume where they were. Zero leaves it to kube-apiserver, which ends
+	// them after 30 to 60 minutes; the tests shorten it to see resumption.
+	BackendWatchTimeout time.Duration
 }
 
 // NewOptions returns the default options: delegated authentication and
@@ -77,11 +82,16 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"requests per second vm-apiserver may make to kube-apiserver for the KubeVirt, CDI and core objects it reads and writes")
 	fs.IntVar(&o.BackendBurst, "backend-burst", o.BackendBurst,
 		"burst above --backend-qps allowed for requests to kube-apiserver")
+	fs.DurationVar(&o.BackendWatchTimeout, "backend-watch-timeout", o.BackendWatchTimeout,
+		"end each watch of kube-apiserver after this long and resume it (0: kube-apiserver's own timeout)")
 }
 
 // Validate checks the options.
 func (o *Options) Validate() error {
 	errs := o.RecommendedOptions.Validate()
+	if o.BackendWatchTimeout < 0 || (o.BackendWatchTimeout > 0 && o.BackendWatchTimeout < time.Second) {
+		errs = append(errs, fmt.Errorf("--backend-watch-timeout must be 0 or at least 1s"))
+	}
 	if o.BackendQPS <= 0 || o.BackendBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--backend-qps and --backend-burst must be positive"))
 	}
@@ -112,7 +122,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: config, Profiles: profiles}, nil
+	return &apiserver.Config{GenericConfig: config, Profiles: profiles, BackendWatchTimeout: o.BackendWatchTimeout}, nil
 }
 
 // Run starts the server and blocks until ctx ends.

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 )
 
@@ -37,7 +39,8 @@ const (
 // for resumeBudget), the last event on out is an error: its receiver must end
 // the public watch with it, so that the client lists again. w is the watch
 // already started with opts, or nil.
-func RunResuming(ctx context.Context, start StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- watch.Event) {
+// resource names the backend resource in the resumes metric.
+func RunResuming(ctx context.Context, resource string, start StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- watch.Event) {
 	callerBookmarks := opts.AllowWatchBookmarks
 	opts.AllowWatchBookmarks = true
 	initialPending := opts.SendInitialEvents != nil && *opts.SendInitialEvents
@@ -109,6 +112,7 @@ func RunResuming(ctx context.Context, start StartWatch, w watch.Interface, opts 
 		opts.ResourceVersion = strconv.FormatUint(position, 10)
 		opts.SendInitialEvents = nil
 		opts.ResourceVersionMatch = ""
+		backendWatchResumes.WithLabelValues(resource).Inc()
 	}
 }
 
@@ -148,6 +152,18 @@ func forwardUntilEnd(ctx context.Context, w watch.Interface, callerBookmarks boo
 			return nil, false
 		}
 	}
+}
+
+// backendWatchResumes counts the backend watches started again after
+// kube-apiserver ended them.
+var backendWatchResumes = metrics.NewCounterVec(&metrics.CounterOpts{
+	Name:           "vm_apiserver_backend_watch_resumes_total",
+	Help:           "Backend watches started again from their last resourceVersion after kube-apiserver ended them, by backend resource.",
+	StabilityLevel: metrics.ALPHA,
+}, []string{"resource"})
+
+func init() {
+	legacyregistry.MustRegister(backendWatchResumes)
 }
 
 // expiredStatus is the error that ends a public watch that cannot go on: 410

@@ -46,6 +46,9 @@ type Store[B BackendObject, L runtime.Object] struct {
 	BackendProvider string
 	// Availability tells whether BackendResource is served.
 	Availability *backend.Availability
+	// Clients are the server's backend clients; their watch options apply
+	// to the primary watch.
+	Clients backend.Clients
 	// FieldSet gives the fields a public object can be selected by.
 	FieldSet func(runtime.Object) fields.Set
 
@@ -171,6 +174,9 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 			return nil, err
 		}
 	}
+	// The public watch ends on its own timer (the generic server applies the
+	// client's timeoutSeconds); the backend one on the server's.
+	backendOpts = s.Clients.WatchOptions(backendOpts)
 	w, err := client.Watch(ctx, backendOpts)
 	if err != nil {
 		return nil, s.publicError(err, "")
@@ -192,7 +198,7 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	primary := make(chan watch.Event)
 	go func() {
 		defer close(primary)
-		RunResuming(watchCtx, client.Watch, w, backendOpts, primary)
+		RunResuming(watchCtx, s.BackendResource.Resource, client.Watch, w, backendOpts, primary)
 	}()
 	return newTranslatingWatch(watchCtx, cancel, primary, joined, s, options, matched, known), nil
 }

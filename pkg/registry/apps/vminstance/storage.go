@@ -39,6 +39,7 @@ func NewREST(clients backend.Clients, profiles catalogue.Catalogue, events recor
 		BackendResource: VirtualMachines,
 		BackendProvider: "KubeVirt",
 		Availability:    availability,
+		Clients:         clients,
 		FieldSet:        fieldSet,
 		NewFunc:         func() runtime.Object { return &apps.VMInstance{} },
 		NewListFunc:     func() runtime.Object { return &apps.VMInstanceList{} },

@@ -29,19 +29,21 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		}
 		opts.ResourceVersion = now.ResourceVersion
 	}
-	starts := []projected.StartWatch{
-		v.Kube.CoreV1().Services(namespace).Watch,
-		v.Kube.CoreV1().Secrets(namespace).Watch,
-		v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch,
+	opts = v.WatchOptions(opts)
+	opts.AllowWatchBookmarks = true
+	starts := map[string]projected.StartWatch{
+		"services":                v.Kube.CoreV1().Services(namespace).Watch,
+		"secrets":                 v.Kube.CoreV1().Secrets(namespace).Watch,
+		"virtualmachineinstances": v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch,
 	}
 	out := make(chan projected.JoinedChange)
 	var running sync.WaitGroup
-	for _, start := range starts {
-		w, err := start(ctx, withBookmarks(opts))
+	for resource, start := range starts {
+		w, err := start(ctx, opts)
 		if apierrors.IsNotFound(err) {
-			// Not installed (VMIs without KubeVirt's CRD): nothing to
-			// follow. A kind that goes away later ends the watch.
-			continue
+			// Not served right now (a CRD being replaced): RunResuming
+			// starts it once it is back, or ends the public watch.
+			w, err = nil, nil
 		}
 		if err != nil {
 			return nil, "", err
@@ -49,7 +51,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			forwardJoined(ctx, start, w, opts, out)
+			forwardJoined(ctx, resource, start, w, opts, out)
 		}()
 	}
 	go func() {
@@ -59,19 +61,14 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	return out, opts.ResourceVersion, nil
 }
 
-func withBookmarks(opts metav1.ListOptions) metav1.ListOptions {
-	opts.AllowWatchBookmarks = true
-	return opts
-}
-
 // forwardJoined sends the VMInstance of each event of a joined watch, which
 // resumes by itself, until ctx ends; a watch that cannot go on sends its
 // failure and stops.
-func forwardJoined(ctx context.Context, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- projected.JoinedChange) {
+func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- projected.JoinedChange) {
 	events := make(chan watch.Event)
 	go func() {
 		defer close(events)
-		projected.RunResuming(ctx, start, w, opts, events)
+		projected.RunResuming(ctx, resource, start, w, opts, events)
 	}()
 	send := func(change projected.JoinedChange) bool {
 		select {

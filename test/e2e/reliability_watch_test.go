@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/pkg/generated/informers/externalversions"
+	"github.com/cozystack/vm-apiserver/test/environment"
+)
+
+// TestVMInstanceWatchOutlivesBackendWatches keeps a kubectl get -w and an
+// informer open on VMInstances while the backend watches behind them end:
+// on kube-apiserver's timer (vm-apiserver runs with a short
+// --backend-watch-timeout here), when kube-apiserver restarts, and when the
+// VirtualMachineInstance CRD is deleted and created again. A VMI IP changed
+// after each must reach them.
+func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
+	c := newClients(t)
+	kv := kubevirtClient(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setVMIAddress := func(ip string) {
+		t.Helper()
+		eventually(t, "the VMI to get address "+ip, func() (bool, string) {
+			vmi, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				// As virt-controller would.
+				vmi = &kubevirtv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"vm.apps.cozystack.io/instance": "web"}}}
+				vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ip}}
+				_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Create(ctx, vmi, metav1.CreateOptions{})
+				return err == nil, fmt.Sprint(err)
+			}
+			if err != nil {
+				return false, err.Error()
+			}
+			vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ip}}
+			_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, vmi, metav1.UpdateOptions{})
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	setVMIAddress("10.0.0.1")
+
+	lines := startLines(t, env.KubectlCommand(ctx, "get", "vminstance", "-w", "-n", ns))
+	lines.waitFor(t, "web", " 10.0.0.1 ")
+
+	var mu sync.Mutex
+	var seen []string
+	factory := externalversions.NewSharedInformerFactoryWithOptions(c.apps, 0, externalversions.WithNamespace(ns))
+	informer := factory.Apps().V1alpha1().VMInstances().Informer()
+	record := func(obj interface{}) {
+		if inst, ok := obj.(*appsv1alpha1.VMInstance); ok {
+			mu.Lock()
+			seen = append(seen, strings.Join(inst.Status.IPAddresses, ","))
+			mu.Unlock()
+		}
+	}
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: record, UpdateFunc: func(_, obj interface{}) { record(obj) },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		t.Fatal("the informer never synced")
+	}
+	informerSees := func(ip string) {
+		t.Helper()
+		eventually(t, "the informer to see "+ip, func() (bool, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen) > 0 && seen[len(seen)-1] == ip, strings.Join(seen, " ")
+		})
+	}
+	informerSees("10.0.0.1")
+
+	// Both watches' joined watches (Services, Secrets, VMIs) end on the
+	// backend timeout and resume.
+	resumed := func() map[string]int {
+		counts := map[string]int{}
+		for _, line := range strings.Split(serverMetrics(t), "\n") {
+			if rest, ok := strings.CutPrefix(line, "vm_apiserver_backend_watch_resumes_total{resource=\""); ok {
+				resource, value, _ := strings.Cut(rest, "\"} ")
+				counts[resource], _ = strconv.Atoi(value)
+			}
+		}
+		return counts
+	}
+	start := resumed()
+	eventually(t, "the joined watches to be resumed twice each", func() (bool, string) {
+		now := resumed()
+		for _, r := range []string{"services", "secrets", "virtualmachineinstances", "virtualmachines"} {
+			if now[r] < start[r]+2 {
+				return false, fmt.Sprintf("%v -> %v", start, now)
+			}
+		}
+		return true, ""
+	})
+	setVMIAddress("10.0.0.2")
+	lines.waitFor(t, "web", " 10.0.0.2 ")
+	informerSees("10.0.0.2")
+
+	// A restart of kube-apiserver ends every watch at once; kubectl's own
+	// connection goes with it, the informer's client watches again.
+	if err := env.RestartKubeAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	setVMIAddress("10.0.0.3")
+	informerSees("10.0.0.3")
+
+	// The VMI CRD goes away, taking every VMI with it, and comes back.
+	repo, err := environment.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := filepath.Join(repo, "artifacts", "testing", "backend-crds", "kubevirt.io_virtualmachineinstances.yaml")
+	kubectl(t, "delete", "-f", crd, "--wait=true")
+	informerSees("")
+	kubectl(t, "apply", "-f", crd)
+	kubectl(t, "wait", "--for=condition=Established", "-f", crd)
+	setVMIAddress("10.0.0.4")
+	informerSees("10.0.0.4")
+}
+
+// serverMetrics reads vm-apiserver's /metrics as cluster admin, bypassing
+// the aggregator.
+func serverMetrics(t *testing.T) string {
+	t.Helper()
+	config := rest.CopyConfig(env.Config)
+	config.Host = env.ServerURL
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
