@@ -57,7 +57,9 @@ func TestConcurrentWritesLoseNothing(t *testing.T) {
 		{"sshKeys", func(i *appsv1alpha1.VMInstance) int { return atoi(lastField(i.Spec.SSHKeys[0])) },
 			func(i *appsv1alpha1.VMInstance, n int) { i.Spec.SSHKeys = []string{key + " " + strconv.Itoa(n)} }},
 		{"cloudInit", func(i *appsv1alpha1.VMInstance) int { return atoi(lastField(i.Spec.CloudInit)) },
-			func(i *appsv1alpha1.VMInstance, n int) { i.Spec.CloudInit = "#cloud-config\n# counter " + strconv.Itoa(n) + "\n" }},
+			func(i *appsv1alpha1.VMInstance, n int) {
+				i.Spec.CloudInit = "#cloud-config\n# counter " + strconv.Itoa(n) + "\n"
+			}},
 		{"disks", func(i *appsv1alpha1.VMInstance) int { return mebibytes(i.Spec.Disks[0].Size) - 1024 },
 			func(i *appsv1alpha1.VMInstance, n int) {
 				i.Spec.Disks[0].Size = resource.NewQuantity(int64(1024+n)<<20, resource.BinarySI)
