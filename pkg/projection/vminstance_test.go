@@ -3,6 +3,7 @@ package projection
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -237,5 +238,15 @@ func TestVMInstanceResourceVersionIsTheNewest(t *testing.T) {
 		if got.ResourceVersion != tc.want {
 			t.Errorf("%+v: resourceVersion %s", tc, got.ResourceVersion)
 		}
+	}
+}
+
+func TestDataVolumeClaimants(t *testing.T) {
+	got := strings.Join(DataVolumeClaimants("a-b-c"), ",")
+	if got != "a,a-b" {
+		t.Fatalf("claimants of a-b-c: %s", got)
+	}
+	if len(DataVolumeClaimants("abc")) != 0 || len(DataVolumeClaimants("-a-")) != 0 {
+		t.Fatal("a name without an inner dash has no claimant")
 	}
 }
