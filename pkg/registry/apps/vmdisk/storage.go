@@ -150,6 +150,9 @@ func (d dataVolumes) Create(ctx context.Context, obj runtime.Object, opts *metav
 	if err := d.authorizeClone(ctx, dv); err != nil {
 		return nil, err
 	}
+	if err := d.checkNotAnInlineDisk(ctx, dv.Namespace, dv.Name); err != nil {
+		return nil, err
+	}
 	secrets := projection.SecretsFor(obj.(*apps.VMDisk))
 	if len(secrets) == 0 {
 		return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Create(ctx, dv, metav1.CreateOptions{DryRun: opts.DryRun})
