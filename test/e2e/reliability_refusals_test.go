@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -206,4 +207,44 @@ func statusCode(err error) int32 {
 		return s.Status().Code
 	}
 	return 0
+}
+
+// TestNodePortsRunningOut exposes VMInstances with the most ports allowed
+// until the cluster's node port range (environment.NodePortRange, 200
+// ports) is full: the refused one is a 503 that names the cause, and leaves
+// nothing behind.
+func TestNodePortsRunningOut(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx := context.Background()
+	ports := make([]appsv1alpha1.ExternalPort, 64)
+	for i := range ports {
+		ports[i] = appsv1alpha1.ExternalPort{Port: int32(1000 + i)}
+	}
+	var made []string
+	defer func() {
+		// Give the node ports back before other tests need them.
+		for _, name := range made {
+			_ = c.apps.AppsV1alpha1().VMInstances(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		}
+		eventually(t, "the Services to be gone", func() (bool, string) {
+			list, err := c.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+			return err == nil && len(list.Items) == 0, fmt.Sprint(err)
+		})
+	}()
+	for i := range 5 {
+		name := fmt.Sprintf("lb-%d", i)
+		_, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance(name, appsv1alpha1.VMInstanceSpec{External: true, ExternalPorts: ports}), metav1.CreateOptions{})
+		if err == nil {
+			made = append(made, name)
+			continue
+		}
+		if statusCode(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "could not allocate") || !strings.Contains(err.Error(), "spec.externalPorts") {
+			t.Fatalf("want a 503 naming the exhausted pool, got %d: %v", statusCode(err), err)
+		}
+		t.Logf("refused: %v", err)
+		assertNoBackendObjects(t, c, ns, name)
+		return
+	}
+	t.Fatalf("%d VMInstances of 64 ports each fit in a range of 200 node ports", len(made))
 }

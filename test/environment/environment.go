@@ -52,6 +52,9 @@ type Options struct {
 	ServerArgs []string
 }
 
+// NodePortRange is the cluster's node port range: 200 ports.
+const NodePortRange = "30000-30199"
+
 // Environment is a running control plane with vm-apiserver.
 type Environment struct {
 	opts Options
@@ -104,6 +107,9 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 		return nil, err
 	}
 	if err := env.installBackend(ctx); err != nil {
+		return nil, err
+	}
+	if err := env.startControllerManager(); err != nil {
 		return nil, err
 	}
 	if err := env.startServer(ctx, serverBinary); err != nil {
@@ -265,6 +271,8 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 		"--service-account-key-file=" + certs.serviceAccountKey,
 		"--service-account-signing-key-file=" + certs.serviceAccountKey,
 		"--service-cluster-ip-range=10.0.0.0/24",
+		// Small enough for a test to exhaust it with a few VMInstances.
+		"--service-node-port-range=" + NodePortRange,
 		"--authorization-mode=RBAC",
 		"--endpoint-reconciler-type=none",
 		"--requestheader-client-ca-file=" + certs.frontProxyCA.CertFile,
@@ -293,10 +301,13 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 	// No client-side throttle: tests and benchmarks measure the servers,
 	// not client-go's default limit of 5 requests per second.
 	e.Config.QPS = -1
-	if err := e.waitHealthy(ctx, kas); err != nil {
-		return err
-	}
+	return e.waitHealthy(ctx, kas)
+}
 
+// startControllerManager starts kube-controller-manager once the backend
+// CRDs exist, so that its garbage collector watches VirtualMachines and
+// DataVolumes from the start rather than from its next discovery resync.
+func (e *Environment) startControllerManager() error {
 	kcm, err := startProcess(e.LogDir, "kube-controller-manager", filepath.Join(e.BinDir, "kube-controller-manager"),
 		"--kubeconfig="+e.AdminKubeconfig,
 		"--authentication-kubeconfig="+e.AdminKubeconfig,
