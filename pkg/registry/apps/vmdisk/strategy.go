@@ -4,6 +4,7 @@ package vmdisk
 import (
 	"context"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -39,6 +40,26 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	defaultSourceNamespace(disk)
 	keepStoredCredentials(disk, old.(*apps.VMDisk))
 	redactLastApplied(disk)
+	keepManagedFieldsOfNoChange(disk, old.(*apps.VMDisk))
+}
+
+// keepManagedFieldsOfNoChange keeps the old managedFields when the update,
+// once stored credentials are kept, changes nothing but their timestamps.
+// The apiserver's handler does the same (its managedFields timestamp
+// transformer), but it compares before PrepareForUpdate, when a re-applied
+// manifest still differs in the credentials it restates; without this, a
+// kubectl apply of an unchanged manifest with credentials would still
+// rewrite the DataVolume.
+func keepManagedFieldsOfNoChange(disk, old *apps.VMDisk) {
+	a, b := disk.DeepCopy(), old.DeepCopy()
+	for _, d := range []*apps.VMDisk{a, b} {
+		for i := range d.ManagedFields {
+			d.ManagedFields[i].Time = nil
+		}
+	}
+	if apiequality.Semantic.DeepEqual(a, b) {
+		disk.ManagedFields = old.ManagedFields
+	}
 }
 
 func defaultSourceNamespace(disk *apps.VMDisk) {
