@@ -33,8 +33,10 @@ test-unit:
 # Builds the control plane first (minutes when cold, cached afterwards) so
 # that the build does not count against the test timeout. The benchmarks
 # run once each, on the same control plane, so that they keep working.
+# -v: the reliability tests print what they counted (writers, accepted,
+# conflicts, lost).
 test-e2e: control-plane
-	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -bench . -benchtime 1x ./test/e2e/...
+	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) -bench . -benchtime 1x ./test/e2e/...
 
 # Each request through vm-apiserver against the same request for the
 # backend object, made directly, in the same run (see README).

@@ -23,7 +23,7 @@ import (
 // final value: lost = accepted - final counter.
 const (
 	concurrentWriters = 16
-	writePeriod       = 3 * time.Second
+	writePeriod       = 5 * time.Second
 )
 
 // counterField keeps a counter in one field family of an object.
