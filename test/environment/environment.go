@@ -352,18 +352,21 @@ func (e *Environment) installBackend(ctx context.Context) error {
 		return err
 	}
 	// The instance types, preferences and OS images VMInstances refer to.
-	for _, manifests := range []string{
-		filepath.Join(e.opts.RepoRoot, "artifacts", "catalogue"),
-		filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "os-images.yaml"),
-	} {
-		if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", manifests); err != nil {
-			return err
-		}
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-k", filepath.Join(e.opts.RepoRoot, "artifacts", "catalogue")); err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "os-images.yaml")); err != nil {
+		return err
 	}
 	// vm-apiserver's namespace, service account and least-privilege
 	// roles, as shipped, and the tenant roles aggregated into view, edit and
-	// admin.
-	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", filepath.Join(e.opts.RepoRoot, "artifacts", "deploy")); err != nil {
+	// admin; not the rest of the kustomization (Deployment, Service,
+	// APIService): here vm-apiserver is a process, registered below.
+	deploy := filepath.Join(e.opts.RepoRoot, "artifacts", "deploy")
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side",
+		"-f", filepath.Join(deploy, "namespace.yaml"),
+		"-f", filepath.Join(deploy, "server-rbac.yaml"),
+		"-f", filepath.Join(deploy, "tenant-roles.yaml")); err != nil {
 		return err
 	}
 	return e.writeServerKubeconfig(ctx)
