@@ -3,6 +3,7 @@
 package apiserver
 
 import (
+	"context"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,16 @@ type Config struct {
 // Server is a running vm-apiserver.
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
+	broadcaster      record.EventBroadcaster
+}
+
+// Run serves until ctx ends, then shuts down gracefully (see the
+// --shutdown-* flags): readiness fails, in-flight requests finish, watches
+// end. The events recorded by the last requests are sent before it returns.
+func (s *Server) Run(ctx context.Context) error {
+	err := s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	s.broadcaster.Shutdown()
+	return err
 }
 
 // New builds the server. It does not need the backend CRDs to exist: each
@@ -51,10 +62,8 @@ func (c *Config) New() (*Server, error) {
 	availability := backend.NewAvailability(clients.Kube.Discovery())
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.Kube.CoreV1().Events("")})
-	generic.AddPreShutdownHookOrDie("stop-event-broadcaster", func() error {
-		broadcaster.Shutdown()
-		return nil
-	})
+	// Stopped by Run once the last request has finished: requests served
+	// during the shutdown delay still record their events.
 	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "vm-apiserver"})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
@@ -71,5 +80,5 @@ func (c *Config) New() (*Server, error) {
 		go relay.Run(ctx)
 		return nil
 	})
-	return &Server{GenericAPIServer: generic}, nil
+	return &Server{GenericAPIServer: generic, broadcaster: broadcaster}, nil
 }

@@ -7,6 +7,9 @@ import (
 	"net"
 	"time"
 
+	apimachineryversion "k8s.io/apimachinery/pkg/version"
+	basecompatibility "k8s.io/component-base/compatibility"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -21,6 +24,7 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apiserver"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	generatedopenapi "github.com/cozystack/vm-apiserver/pkg/generated/openapi"
+	"github.com/cozystack/vm-apiserver/pkg/version"
 )
 
 // Options are the command-line options of vm-apiserver.
@@ -40,7 +44,27 @@ type Options struct {
 	// resume where they were. Zero leaves it to kube-apiserver, which ends
 	// them after 30 to 60 minutes; the tests shorten it to see resumption.
 	BackendWatchTimeout time.Duration
+	// Shutdown is what happens on SIGTERM: readiness fails at once, the
+	// server keeps serving for ShutdownDelay (so that load balancers, the
+	// Service's endpoints and the aggregator stop sending it requests),
+	// then it stops accepting connections, lets in-flight requests finish
+	// and ends every watch cleanly (clients re-watch through another
+	// replica), waiting at most ShutdownWatchTerminationGracePeriod for
+	// them. The flags are kube-apiserver's.
+	ShutdownDelay                       time.Duration
+	ShutdownWatchTerminationGracePeriod time.Duration
+	ShutdownSendRetryAfter              bool
+	// PrintVersion prints the version and exits.
+	PrintVersion bool
 }
+
+// Shutdown defaults. Without a watch grace period k8s.io/apiserver does
+// not end watches on shutdown at all: they would hold the process until the
+// HTTP server's shutdown timeout and then break.
+const (
+	DefaultShutdownDelay                       = 5 * time.Second
+	DefaultShutdownWatchTerminationGracePeriod = 10 * time.Second
+)
 
 // NewOptions returns the default options: delegated authentication and
 // authorization, and no etcd, since every object lives in the backend.
@@ -51,6 +75,8 @@ func NewOptions() *Options {
 	o.RecommendedOptions.Etcd = nil
 	o.BackendQPS = 200
 	o.BackendBurst = 400
+	o.ShutdownDelay = DefaultShutdownDelay
+	o.ShutdownWatchTerminationGracePeriod = DefaultShutdownWatchTerminationGracePeriod
 	return o
 }
 
@@ -62,6 +88,10 @@ func NewCommand(ctx context.Context) *cobra.Command {
 		Short:        "Serves VMInstance and VMDisk (apps.cozystack.io) as projections of KubeVirt and CDI objects",
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if o.PrintVersion {
+				fmt.Fprintln(c.OutOrStdout(), version.String())
+				return nil
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -84,6 +114,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"burst above --backend-qps allowed for requests to kube-apiserver")
 	fs.DurationVar(&o.BackendWatchTimeout, "backend-watch-timeout", o.BackendWatchTimeout,
 		"end each watch of kube-apiserver after this long and resume it (0: kube-apiserver's own timeout)")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay-duration", o.ShutdownDelay,
+		"on SIGTERM, keep serving this long with /readyz failing, so that load balancers and the aggregator stop sending requests before the listener closes")
+	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
+		"on shutdown, end every open watch cleanly (clients re-watch elsewhere) and wait at most this long for them; 0 leaves watches open until the HTTP server's shutdown timeout")
+	fs.BoolVar(&o.ShutdownSendRetryAfter, "shutdown-send-retry-after", o.ShutdownSendRetryAfter,
+		"after --shutdown-delay-duration, answer new requests with 429 and Retry-After until in-flight requests have drained, instead of closing the listener")
+	// No shorthand: -v is klog's verbosity.
+	fs.BoolVar(&o.PrintVersion, "version", o.PrintVersion, "print the version and exit")
 }
 
 // Validate checks the options.
@@ -94,6 +132,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BackendQPS <= 0 || o.BackendBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--backend-qps and --backend-burst must be positive"))
+	}
+	if o.ShutdownDelay < 0 || o.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay-duration and --shutdown-watch-termination-grace-period must not be negative"))
 	}
 	return utilerrors.NewAggregate(errs)
 }
@@ -112,7 +153,10 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	config.OpenAPIV3Config.Info.Title = "vm-apiserver"
 	config.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
 	config.FeatureGate = utilfeature.DefaultFeatureGate
-	config.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	config.EffectiveVersion = ownVersion{compatibility.DefaultBuildEffectiveVersion()}
+	config.ShutdownDelayDuration = o.ShutdownDelay
+	config.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
+	config.ShutdownSendRetryAfter = o.ShutdownSendRetryAfter
 	if err := o.RecommendedOptions.ApplyTo(config); err != nil {
 		return nil, err
 	}
@@ -135,5 +179,17 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	return server.Run(ctx)
+}
+
+// ownVersion is the Kubernetes effective version of the libraries (which
+// decides the features and APIs k8s.io/apiserver offers) that reports
+// vm-apiserver's own version on /version.
+type ownVersion struct {
+	basecompatibility.EffectiveVersion
+}
+
+func (ownVersion) Info() *apimachineryversion.Info {
+	info := version.Get()
+	return &info
 }

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/util/compatibility"
+
+	"github.com/cozystack/vm-apiserver/pkg/version"
 )
 
 func TestBackendRateLimitFlags(t *testing.T) {
@@ -32,5 +38,65 @@ func TestBackendRateLimitFlags(t *testing.T) {
 		if tc.invalid != (err != nil && strings.Contains(err.Error(), "--backend-qps and --backend-burst must be positive")) {
 			t.Errorf("%v: validation %v", tc.args, err)
 		}
+	}
+}
+
+func TestShutdownFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args          []string
+		delay, watch  time.Duration
+		sendRetryAfer bool
+		invalid       bool
+	}{
+		// Readiness fails first and watches end by default.
+		{args: nil, delay: 5 * time.Second, watch: 10 * time.Second},
+		{args: []string{"--shutdown-delay-duration=15s", "--shutdown-watch-termination-grace-period=30s", "--shutdown-send-retry-after"},
+			delay: 15 * time.Second, watch: 30 * time.Second, sendRetryAfer: true},
+		{args: []string{"--shutdown-delay-duration=0"}, delay: 0, watch: 10 * time.Second},
+		{args: []string{"--shutdown-delay-duration=-1s"}, delay: -time.Second, watch: 10 * time.Second, invalid: true},
+		{args: []string{"--shutdown-watch-termination-grace-period=-1s"}, delay: 5 * time.Second, watch: -time.Second, invalid: true},
+	} {
+		o := NewOptions()
+		fs := pflag.NewFlagSet("vm-apiserver", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if o.ShutdownDelay != tc.delay || o.ShutdownWatchTerminationGracePeriod != tc.watch || o.ShutdownSendRetryAfter != tc.sendRetryAfer {
+			t.Errorf("%v: delay %v watch %v retry-after %v", tc.args, o.ShutdownDelay, o.ShutdownWatchTerminationGracePeriod, o.ShutdownSendRetryAfter)
+		}
+		err := o.Validate()
+		if tc.invalid != (err != nil && strings.Contains(err.Error(), "must not be negative")) {
+			t.Errorf("%v: validation %v", tc.args, err)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	cmd := NewCommand(context.Background())
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	// Nothing else is needed: no kubeconfig, no certificates.
+	cmd.SetArgs([]string{"--version"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != version.String() {
+		t.Errorf("--version printed %q, want %q", got, version.String())
+	}
+	// klog's verbosity keeps -v.
+	if f := cmd.Flags().ShorthandLookup("v"); f != nil {
+		t.Errorf("-v is the shorthand of --%s", f.Name)
+	}
+}
+
+func TestVersionEndpointReportsOwnVersion(t *testing.T) {
+	v := ownVersion{compatibility.DefaultBuildEffectiveVersion()}
+	if got, want := *v.Info(), version.Get(); got != want {
+		t.Errorf("/version serves %+v, want %+v", got, want)
+	}
+	// The features and APIs stay those of the Kubernetes libraries.
+	if v.BinaryVersion().Major() != 1 {
+		t.Errorf("effective binary version %v, want Kubernetes 1.x", v.BinaryVersion())
 	}
 }
