@@ -203,10 +203,11 @@ func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
 		}
 	}
 	disk.Status = apps.VMDiskStatus{
-		Phase:      string(dv.Status.Phase),
-		Progress:   string(dv.Status.Progress),
-		ClaimName:  dv.Status.ClaimName,
-		Conditions: dataVolumeConditions(dv),
+		ObservedGeneration: dv.Generation,
+		Phase:              string(dv.Status.Phase),
+		Progress:           string(dv.Status.Progress),
+		ClaimName:          dv.Status.ClaimName,
+		Conditions:         withReadiness(dataVolumeConditions(dv), vmDiskReadiness(dv)),
 	}
 	return disk, nil
 }

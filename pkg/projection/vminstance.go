@@ -155,6 +155,26 @@ func VMInstanceBackendFor(inst *apps.VMInstance, existing *kubevirtv1.VirtualMac
 	vm.Spec.DataVolumeTemplates = setDisks(vm, inst, in)
 
 	backend := &VMInstanceBackend{VM: vm}
+	backend.Service, backend.CloudInit, backend.SSHKeys = OwnedObjectsFor(inst)
+	if backend.CloudInit != nil {
+		addVolume(&tmpl.Spec, kubevirtv1.Volume{Name: CloudInitVolume, VolumeSource: kubevirtv1.VolumeSource{
+			CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{UserDataSecretRef: &corev1.LocalObjectReference{Name: backend.CloudInit.Name}},
+		}}, kubevirtv1.Disk{Name: CloudInitVolume})
+	}
+	tmpl.Spec.AccessCredentials = nil
+	if backend.SSHKeys != nil {
+		tmpl.Spec.AccessCredentials = []kubevirtv1.AccessCredential{{SSHPublicKey: &kubevirtv1.SSHPublicKeyAccessCredential{
+			Source:            kubevirtv1.SSHPublicKeyAccessCredentialSource{Secret: &kubevirtv1.AccessCredentialSecretSource{SecretName: backend.SSHKeys.Name}},
+			PropagationMethod: kubevirtv1.SSHPublicKeyAccessCredentialPropagationMethod{NoCloud: &kubevirtv1.NoCloudSSHPublicKeyAccessCredentialPropagation{}},
+		}}}
+	}
+	return backend, nil
+}
+
+// OwnedObjectsFor returns the Service and Secrets that store inst's
+// externalPorts, cloudInit and sshKeys, nil for those it needs none of.
+func OwnedObjectsFor(inst *apps.VMInstance) (svc *corev1.Service, cloudInit, sshKeys *corev1.Secret) {
+	spec := &inst.Spec
 	owned := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{
 			Name:      name,
@@ -163,32 +183,22 @@ func VMInstanceBackendFor(inst *apps.VMInstance, existing *kubevirtv1.VirtualMac
 		}
 	}
 	if spec.CloudInit != "" || len(spec.SSHKeys) > 0 {
-		secret := &corev1.Secret{ObjectMeta: owned(CloudInitSecretName(inst.Name)), Type: corev1.SecretTypeOpaque}
+		cloudInit = &corev1.Secret{ObjectMeta: owned(CloudInitSecretName(inst.Name)), Type: corev1.SecretTypeOpaque}
 		userData := spec.CloudInit
 		if userData == "" {
 			userData = minimalUserData
-			secret.Annotations = map[string]string{MinimalUserDataAnnotation: "true"}
+			cloudInit.Annotations = map[string]string{MinimalUserDataAnnotation: "true"}
 		}
-		secret.Data = map[string][]byte{userDataKey: []byte(userData)}
-		backend.CloudInit = secret
-		addVolume(&tmpl.Spec, kubevirtv1.Volume{Name: CloudInitVolume, VolumeSource: kubevirtv1.VolumeSource{
-			CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{UserDataSecretRef: &corev1.LocalObjectReference{Name: secret.Name}},
-		}}, kubevirtv1.Disk{Name: CloudInitVolume})
+		cloudInit.Data = map[string][]byte{userDataKey: []byte(userData)}
 	}
-	tmpl.Spec.AccessCredentials = nil
 	if len(spec.SSHKeys) > 0 {
-		secret := &corev1.Secret{ObjectMeta: owned(SSHKeysSecretName(inst.Name)), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
+		sshKeys = &corev1.Secret{ObjectMeta: owned(SSHKeysSecretName(inst.Name)), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
 		for i, key := range spec.SSHKeys {
-			secret.Data[sshKeyPrefix+strconv.Itoa(i)] = []byte(key)
+			sshKeys.Data[sshKeyPrefix+strconv.Itoa(i)] = []byte(key)
 		}
-		backend.SSHKeys = secret
-		tmpl.Spec.AccessCredentials = []kubevirtv1.AccessCredential{{SSHPublicKey: &kubevirtv1.SSHPublicKeyAccessCredential{
-			Source:            kubevirtv1.SSHPublicKeyAccessCredentialSource{Secret: &kubevirtv1.AccessCredentialSecretSource{SecretName: secret.Name}},
-			PropagationMethod: kubevirtv1.SSHPublicKeyAccessCredentialPropagationMethod{NoCloud: &kubevirtv1.NoCloudSSHPublicKeyAccessCredentialPropagation{}},
-		}}}
 	}
 	if spec.External {
-		svc := &corev1.Service{ObjectMeta: owned(inst.Name)}
+		svc = &corev1.Service{ObjectMeta: owned(inst.Name)}
 		svc.Spec = corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
 			Selector: map[string]string{InstanceLabel: inst.Name},
@@ -201,9 +211,8 @@ func VMInstanceBackendFor(inst *apps.VMInstance, existing *kubevirtv1.VirtualMac
 				TargetPort: intstr.FromInt32(p.TargetPort),
 			})
 		}
-		backend.Service = svc
 	}
-	return backend, nil
+	return svc, cloudInit, sshKeys
 }
 
 // setSize sizes the VM: an instance type matcher, or, when resources
@@ -374,7 +383,7 @@ func VMInstanceFrom(b *VMInstanceBackend, instancetype *instancetypev1beta1.Virt
 		spec.CloudInit = string(b.CloudInit.Data[userDataKey])
 	}
 	spec.SSHKeys = sshKeysFrom(b.SSHKeys)
-	inst.Status = vmInstanceStatus(b, instancetype)
+	inst.Status = vmInstanceStatus(b, instancetype, running)
 	return inst, nil
 }
 
@@ -470,11 +479,16 @@ func sshKeysFrom(secret *corev1.Secret) []string {
 	return out
 }
 
-func vmInstanceStatus(b *VMInstanceBackend, instancetype *instancetypev1beta1.VirtualMachineInstancetypeSpec) apps.VMInstanceStatus {
+func vmInstanceStatus(b *VMInstanceBackend, instancetype *instancetypev1beta1.VirtualMachineInstancetypeSpec, running bool) apps.VMInstanceStatus {
 	vm := b.VM
-	status := apps.VMInstanceStatus{Phase: string(vm.Status.PrintableStatus), Ready: vm.Status.Ready}
+	status := apps.VMInstanceStatus{
+		Phase:              string(vm.Status.PrintableStatus),
+		Ready:              vm.Status.Ready,
+		ObservedGeneration: observedGeneration(vm.Status.ObservedGeneration, vm.Generation),
+	}
+	var conditions []metav1.Condition
 	for _, c := range vm.Status.Conditions {
-		status.Conditions = append(status.Conditions, metav1.Condition{
+		conditions = append(conditions, metav1.Condition{
 			Type:               string(c.Type),
 			Status:             metav1.ConditionStatus(c.Status),
 			LastTransitionTime: c.LastTransitionTime,
@@ -482,6 +496,7 @@ func vmInstanceStatus(b *VMInstanceBackend, instancetype *instancetypev1beta1.Vi
 			Message:            c.Message,
 		})
 	}
+	status.Conditions = withReadiness(conditions, vmInstanceReadiness(vm, b.VMI, running))
 	if b.Service != nil {
 		if ingress := b.Service.Status.LoadBalancer.Ingress; len(ingress) > 0 {
 			status.ExternalIP = ingress[0].IP

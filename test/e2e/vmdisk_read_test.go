@@ -53,8 +53,12 @@ func TestVMDiskStatusFromDataVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := disk.Status
-	if s.Phase != "ImportInProgress" || s.Progress != "45.20%" || s.ClaimName != "importing" ||
-		len(s.Conditions) != 1 || s.Conditions[0].Type != "Running" || s.Conditions[0].Status != metav1.ConditionTrue {
+	conditions := map[string]metav1.ConditionStatus{}
+	for _, c := range s.Conditions {
+		conditions[c.Type] = c.Status
+	}
+	if s.Phase != "ImportInProgress" || s.Progress != "45.20%" || s.ClaimName != "importing" || s.ObservedGeneration != disk.Generation ||
+		conditions["Running"] != metav1.ConditionTrue || conditions["Ready"] != metav1.ConditionFalse || conditions["Reconciling"] != metav1.ConditionTrue {
 		t.Fatalf("status: %+v", s)
 	}
 	rows := tableRows(t, kubectl(t, "get", "vmdisk", "importing", "-n", ns))

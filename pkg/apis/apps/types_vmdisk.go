@@ -58,11 +58,12 @@ type SnapshotDiskSource struct {
 
 // VMDiskStatus is the internal form of v1alpha1.VMDiskStatus.
 type VMDiskStatus struct {
-	Phase      string
-	Progress   string
-	ClaimName  string
-	Conditions []metav1.Condition
-	UsedBy     []string
+	ObservedGeneration int64
+	Phase              string
+	Progress           string
+	ClaimName          string
+	Conditions         []metav1.Condition
+	UsedBy             []string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

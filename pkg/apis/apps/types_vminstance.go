@@ -52,14 +52,15 @@ type ExternalPort struct {
 
 // VMInstanceStatus is the internal form of v1alpha1.VMInstanceStatus.
 type VMInstanceStatus struct {
-	Phase       string
-	Ready       bool
-	IPAddresses []string
-	NodeName    string
-	ExternalIP  string
-	CPU         *resource.Quantity
-	Memory      *resource.Quantity
-	Conditions  []metav1.Condition
+	ObservedGeneration int64
+	Phase              string
+	Ready              bool
+	IPAddresses        []string
+	NodeName           string
+	ExternalIP         string
+	CPU                *resource.Quantity
+	Memory             *resource.Quantity
+	Conditions         []metav1.Condition
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

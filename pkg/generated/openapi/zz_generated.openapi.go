@@ -456,6 +456,13 @@ func schema_pkg_apis_apps_v1alpha1_VMDiskStatus(ref common.ReferenceCallback) co
 				Description: "VMDiskStatus is the observed state of a VMDisk, read from its DataVolume.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation the backend has acted on: what KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose DataVolume reports none) the generation itself.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Phase of the DataVolume: Pending, ImportScheduled, ImportInProgress, CloneInProgress, WaitForFirstConsumer, Succeeded, Failed, ...",
@@ -798,6 +805,13 @@ func schema_pkg_apis_apps_v1alpha1_VMInstanceStatus(ref common.ReferenceCallback
 				Description: "VMInstanceStatus is the observed state of a VMInstance, read from its VirtualMachine, VirtualMachineInstance and Service.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation the backend has acted on: what KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose DataVolume reports none) the generation itself.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Phase is the VirtualMachine's printable status: Stopped, Provisioning, Starting, Running, Stopping, ...",

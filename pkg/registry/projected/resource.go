@@ -58,6 +58,15 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	Update(ctx context.Context, obj runtime.Object, current B, opts *metav1.UpdateOptions) (B, error)
 }
 
+// DryRunProjector is a Resource whose public objects hold more than the
+// primary object. A dry-run write stores nothing, so reading the other
+// objects back would show the live ones rather than those the write would
+// make; ProjectDryRun projects the primary object a dry run returned with
+// the objects written (the validated public object) would make.
+type DryRunProjector[B BackendObject] interface {
+	ProjectDryRun(ctx context.Context, primary B, written runtime.Object) (runtime.Object, error)
+}
+
 // errNotProjectable marks an object that is not a readable public object (as
 // opposed to one whose backend objects could not be read): lists and watches
 // leave it out rather than fail.

@@ -268,7 +268,7 @@ func (s *Store[B, L]) Create(ctx context.Context, obj runtime.Object, createVali
 	if err != nil {
 		return nil, rest.CheckGeneratedNameError(ctx, s.Strategy, s.publicError(err, objMeta.GetName()), obj)
 	}
-	return s.toPublic(ctx, primary)
+	return s.written(ctx, primary, obj, opts.DryRun)
 }
 
 // Update applies objInfo to the current public object and writes the
@@ -320,7 +320,7 @@ func (s *Store[B, L]) Update(ctx context.Context, name string, objInfo rest.Upda
 	if err != nil {
 		return nil, false, s.publicError(err, name)
 	}
-	out, err := s.toPublic(ctx, primary)
+	out, err := s.written(ctx, primary, obj, opts.DryRun)
 	return out, false, err
 }
 
@@ -473,6 +473,19 @@ func (s *Store[B, L]) getPrimary(ctx context.Context, name string, opts metav1.G
 		return zero, apierrors.NewNotFound(s.PublicResource, name)
 	}
 	return primary, nil
+}
+
+// written is the public object a write answers: read back, or for a dry
+// run, what the write would have stored.
+func (s *Store[B, L]) written(ctx context.Context, primary B, obj runtime.Object, dryRun []string) (runtime.Object, error) {
+	if p, ok := s.Resource.(DryRunProjector[B]); ok && len(dryRun) > 0 {
+		out, err := p.ProjectDryRun(ctx, primary, obj)
+		if err != nil {
+			return nil, apierrors.NewInternalError(fmt.Errorf("%s %s/%s cannot be read: %w", s.Kind, primary.GetNamespace(), primary.GetName(), err))
+		}
+		return out, nil
+	}
+	return s.toPublic(ctx, primary)
 }
 
 func (s *Store[B, L]) toPublic(ctx context.Context, primary B) (runtime.Object, error) {

@@ -105,6 +105,11 @@ type SnapshotDiskSource struct {
 
 // VMDiskStatus is the observed state of a VMDisk, read from its DataVolume.
 type VMDiskStatus struct {
+	// ObservedGeneration is the generation the backend has acted on: what
+	// KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose
+	// DataVolume reports none) the generation itself.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Phase of the DataVolume: Pending, ImportScheduled, ImportInProgress,
 	// CloneInProgress, WaitForFirstConsumer, Succeeded, Failed, ...
 	// +optional

@@ -120,6 +120,11 @@ type ExternalPort struct {
 // VMInstanceStatus is the observed state of a VMInstance, read from its
 // VirtualMachine, VirtualMachineInstance and Service.
 type VMInstanceStatus struct {
+	// ObservedGeneration is the generation the backend has acted on: what
+	// KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose
+	// DataVolume reports none) the generation itself.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Phase is the VirtualMachine's printable status: Stopped, Provisioning,
 	// Starting, Running, Stopping, ...
 	// +optional

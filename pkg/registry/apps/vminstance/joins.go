@@ -29,14 +29,17 @@ func key(namespace, name string) string { return namespace + "/" + name }
 // Secret counts only when it carries the VMInstance's label, so a tenant's
 // own object of the same name is never read as part of it.
 func (j *joins) project(vm *kubevirtv1.VirtualMachine) (*apps.VMInstance, error) {
-	b := &projection.VMInstanceBackend{
+	return projection.VMInstanceFrom(j.backendOf(vm), j.instancetypes[instanceTypeName(vm)])
+}
+
+func (j *joins) backendOf(vm *kubevirtv1.VirtualMachine) *projection.VMInstanceBackend {
+	return &projection.VMInstanceBackend{
 		VM:        vm,
 		Service:   owned(j.services[key(vm.Namespace, vm.Name)], vm.Name),
 		CloudInit: owned(j.secrets[key(vm.Namespace, projection.CloudInitSecretName(vm.Name))], vm.Name),
 		SSHKeys:   owned(j.secrets[key(vm.Namespace, projection.SSHKeysSecretName(vm.Name))], vm.Name),
 		VMI:       j.vmis[key(vm.Namespace, vm.Name)],
 	}
-	return projection.VMInstanceFrom(b, j.instancetypes[instanceTypeName(vm)])
 }
 
 func owned[T interface {

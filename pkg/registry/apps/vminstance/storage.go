@@ -97,6 +97,26 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 	return out, nil
 }
 
+// ProjectDryRun shows a dry-run write as it would be stored: the VM the dry
+// run returned, with the Service and Secrets the written VMInstance makes
+// instead of the live ones (the live Service's status stays: a load
+// balancer's address would not change).
+func (v *virtualMachines) ProjectDryRun(ctx context.Context, vm *kubevirtv1.VirtualMachine, written runtime.Object) (runtime.Object, error) {
+	j, err := v.readJoinsOf(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	b := j.backendOf(vm)
+	live := b.Service
+	b.Service, b.CloudInit, b.SSHKeys = projection.OwnedObjectsFor(written.(*apps.VMInstance))
+	if b.Service != nil && live != nil {
+		b.Service.Status = live.Status
+	}
+	return projection.VMInstanceFrom(b, j.instancetypes[instanceTypeName(vm)])
+}
+
+var _ projected.DryRunProjector[*kubevirtv1.VirtualMachine] = &virtualMachines{}
+
 // CheckDelete allows every delete: the VM's owner references take its
 // Service and Secrets with it.
 func (*virtualMachines) CheckDelete(context.Context, *kubevirtv1.VirtualMachine) error { return nil }

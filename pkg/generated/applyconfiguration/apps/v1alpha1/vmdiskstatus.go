@@ -27,6 +27,10 @@ import (
 //
 // VMDiskStatus is the observed state of a VMDisk, read from its DataVolume.
 type VMDiskStatusApplyConfiguration struct {
+	// ObservedGeneration is the generation the backend has acted on: what
+	// KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose
+	// DataVolume reports none) the generation itself.
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Phase of the DataVolume: Pending, ImportScheduled, ImportInProgress,
 	// CloneInProgress, WaitForFirstConsumer, Succeeded, Failed, ...
 	Phase *string `json:"phase,omitempty"`
@@ -44,6 +48,14 @@ type VMDiskStatusApplyConfiguration struct {
 // apply.
 func VMDiskStatus() *VMDiskStatusApplyConfiguration {
 	return &VMDiskStatusApplyConfiguration{}
+}
+
+// WithObservedGeneration sets the ObservedGeneration field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ObservedGeneration field is set to the value of the last call.
+func (b *VMDiskStatusApplyConfiguration) WithObservedGeneration(value int64) *VMDiskStatusApplyConfiguration {
+	b.ObservedGeneration = &value
+	return b
 }
 
 // WithPhase sets the Phase field in the declarative configuration to the given value

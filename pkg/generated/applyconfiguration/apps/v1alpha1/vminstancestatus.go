@@ -29,6 +29,10 @@ import (
 // VMInstanceStatus is the observed state of a VMInstance, read from its
 // VirtualMachine, VirtualMachineInstance and Service.
 type VMInstanceStatusApplyConfiguration struct {
+	// ObservedGeneration is the generation the backend has acted on: what
+	// KubeVirt reports for the VirtualMachine, else (or for a VMDisk, whose
+	// DataVolume reports none) the generation itself.
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Phase is the VirtualMachine's printable status: Stopped, Provisioning,
 	// Starting, Running, Stopping, ...
 	Phase *string `json:"phase,omitempty"`
@@ -52,6 +56,14 @@ type VMInstanceStatusApplyConfiguration struct {
 // apply.
 func VMInstanceStatus() *VMInstanceStatusApplyConfiguration {
 	return &VMInstanceStatusApplyConfiguration{}
+}
+
+// WithObservedGeneration sets the ObservedGeneration field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ObservedGeneration field is set to the value of the last call.
+func (b *VMInstanceStatusApplyConfiguration) WithObservedGeneration(value int64) *VMInstanceStatusApplyConfiguration {
+	b.ObservedGeneration = &value
+	return b
 }
 
 // WithPhase sets the Phase field in the declarative configuration to the given value
