@@ -67,6 +67,13 @@ type DryRunProjector[B BackendObject] interface {
 	ProjectDryRun(ctx context.Context, primary B, written runtime.Object) (runtime.Object, error)
 }
 
+// WriteTracker is a Resource whose writes take several backend writes and
+// mark the primary object meanwhile: a watch does not show the states in
+// between, only the complete one the write's last step makes.
+type WriteTracker[B BackendObject] interface {
+	WriteInProgress(primary B) bool
+}
+
 // errNotProjectable marks an object that is not a readable public object (as
 // opposed to one whose backend objects could not be read): lists and watches
 // leave it out rather than fail.

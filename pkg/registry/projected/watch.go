@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -45,7 +46,13 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	matched map[types.UID]bool
 	// known tells whether the caller has the object a joined change
 	// concerns.
-	known  *knownObjects
+	known *knownObjects
+	// unannounced are objects whose ADDED came while a write of theirs was
+	// under way: their first complete state goes out as ADDED.
+	unannounced map[types.UID]bool
+	// sent is the last state sent of each object, so that the same state
+	// is not sent twice (a joined change already shown with the VM).
+	sent   map[types.UID]runtime.Object
 	result chan watch.Event
 	done   chan struct{}
 	stop   sync.Once
@@ -53,15 +60,17 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 
 func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, joined <-chan JoinedChange, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool, known *knownObjects) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
-		backend: backend,
-		joined:  joined,
-		cancel:  cancel,
-		store:   store,
-		options: options,
-		matched: matched,
-		known:   known,
-		result:  make(chan watch.Event),
-		done:    make(chan struct{}),
+		backend:     backend,
+		joined:      joined,
+		cancel:      cancel,
+		store:       store,
+		options:     options,
+		matched:     matched,
+		known:       known,
+		unannounced: map[types.UID]bool{},
+		sent:        map[types.UID]runtime.Object{},
+		result:      make(chan watch.Event),
+		done:        make(chan struct{}),
 	}
 	go w.run(ctx)
 	return w
@@ -189,6 +198,23 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 	if !ok {
 		return event, false, fmt.Errorf("unexpected %T in the backend watch of %s", event.Object, w.store.Kind)
 	}
+	uid := primary.GetUID()
+	if inFlight, ok := w.store.Resource.(WriteTracker[B]); ok && event.Type != watch.Deleted && inFlight.WriteInProgress(primary) {
+		// A state half written: the write's last step sends it whole.
+		if event.Type == watch.Added {
+			w.unannounced[uid] = true
+		}
+		return event, false, nil
+	}
+	switch {
+	case w.unannounced[uid] && event.Type == watch.Deleted:
+		// Gone before it was ever shown.
+		delete(w.unannounced, uid)
+		return event, false, nil
+	case w.unannounced[uid]:
+		delete(w.unannounced, uid)
+		event.Type = watch.Added
+	}
 	w.known.record(event.Type, primary)
 	obj, err := retry(ctx, func() (runtime.Object, error) { return w.store.Resource.ToPublic(ctx, primary) })
 	if errors.Is(err, errNotProjectable) {
@@ -200,7 +226,14 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 	if err != nil {
 		return event, false, fmt.Errorf("reading %s %s/%s: %w", w.store.Kind, primary.GetNamespace(), primary.GetName(), err)
 	}
-	out, ok := w.filter(watch.Event{Type: event.Type, Object: obj}, primary.GetUID())
+	if event.Type == watch.Deleted {
+		delete(w.sent, uid)
+	} else if last, ok := w.sent[uid]; ok && event.Type == watch.Modified && apiequality.Semantic.DeepEqual(last, obj) {
+		return event, false, nil
+	} else {
+		w.sent[uid] = obj
+	}
+	out, ok := w.filter(watch.Event{Type: event.Type, Object: obj}, uid)
 	return out, ok, nil
 }
 

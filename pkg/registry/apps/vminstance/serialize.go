@@ -53,6 +53,11 @@ func checkNoWriteInProgress(vm *kubevirtv1.VirtualMachine, now time.Time) error 
 	return conflict(vm.Name, fmt.Errorf("another write of this VMInstance is under way; read it again and retry"))
 }
 
+// WriteInProgress tells watches that vm is in the middle of a write.
+func (v *virtualMachines) WriteInProgress(vm *kubevirtv1.VirtualMachine) bool {
+	return checkNoWriteInProgress(vm, time.Now()) != nil
+}
+
 // clearWriteMarker removes marker from the VM once its write is complete,
 // retrying when KubeVirt updated the VM's status meanwhile.
 func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string) (*kubevirtv1.VirtualMachine, error) {
