@@ -75,6 +75,10 @@ type Environment struct {
 
 	caPEM     []byte
 	processes []*process
+	// serverBinary and serverPort are the environment's own vm-apiserver,
+	// for tests that start more of them (servers.go).
+	serverBinary string
+	serverPort   int
 	// kubeAPIServer is kube-apiserver's place in processes and its
 	// arguments, to restart it.
 	kubeAPIServer     int
@@ -400,18 +404,8 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 	if err != nil {
 		return err
 	}
-	pki := filepath.Join(e.opts.Dir, "pki")
-	kubeconfig := e.ServerKubeconfig()
-	server, err := startProcess(e.LogDir, "vm-apiserver", binary, append([]string{
-		"--secure-port=" + strconv.Itoa(ports[0]),
-		"--bind-address=127.0.0.1",
-		"--tls-cert-file=" + filepath.Join(pki, "vm-apiserver-serving.crt"),
-		"--tls-private-key-file=" + filepath.Join(pki, "vm-apiserver-serving.key"),
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--v=2",
-	}, e.opts.ServerArgs...)...)
+	e.serverBinary, e.serverPort = binary, ports[0]
+	server, err := startProcess(e.LogDir, "vm-apiserver", binary, e.serverArgs(ports[0])...)
 	if err != nil {
 		return err
 	}
