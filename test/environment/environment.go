@@ -88,10 +88,12 @@ type Environment struct {
 // Start builds what is missing and starts everything. On error, whatever
 // was started is stopped again.
 func Start(ctx context.Context, opts Options) (env *Environment, err error) {
-	env = &Environment{opts: opts, LogDir: filepath.Join(opts.Dir, "logs")}
+	started := &Environment{opts: opts, LogDir: filepath.Join(opts.Dir, "logs")}
+	env = started
 	defer func() {
+		// The returns below set env to nil: stop what was started, not env.
 		if err != nil {
-			env.Stop()
+			started.Stop()
 			env = nil
 		}
 	}()
