@@ -17,6 +17,10 @@ import (
 
 var env *environment.Environment
 
+// nodePortRange is small enough for a test to exhaust it with a few
+// VMInstances: 200 ports.
+const nodePortRange = "30000-30199"
+
 // backendWatchTimeout is how long vm-apiserver keeps a backend watch open.
 const backendWatchTimeout = 5 * time.Second
 
@@ -40,7 +44,8 @@ func runTests(m *testing.M) int {
 		// Backend watches end and resume every few seconds, as they do
 		// every 30 to 60 minutes in a cluster: every watch test crosses
 		// resumptions.
-		ServerArgs: []string{"--backend-watch-timeout=" + backendWatchTimeout.String()},
+		ServerArgs:    []string{"--backend-watch-timeout=" + backendWatchTimeout.String()},
+		NodePortRange: nodePortRange,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)

@@ -210,7 +210,7 @@ func statusCode(err error) int32 {
 }
 
 // TestNodePortsRunningOut exposes VMInstances with the most ports allowed
-// until the cluster's node port range (environment.NodePortRange, 200
+// until the cluster's node port range (nodePortRange, 200
 // ports) is full: the refused one is a 503 that names the cause, and leaves
 // nothing behind.
 func TestNodePortsRunningOut(t *testing.T) {

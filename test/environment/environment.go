@@ -50,10 +50,10 @@ type Options struct {
 	Dir string
 	// ServerArgs are extra vm-apiserver flags.
 	ServerArgs []string
+	// NodePortRange is the cluster's node port range; empty is
+	// Kubernetes' default, 30000-32767.
+	NodePortRange string
 }
-
-// NodePortRange is the cluster's node port range: 200 ports.
-const NodePortRange = "30000-30199"
 
 // Environment is a running control plane with vm-apiserver.
 type Environment struct {
@@ -276,9 +276,9 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + certs.serviceAccountKey,
 		"--service-account-signing-key-file=" + certs.serviceAccountKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
-		// Small enough for a test to exhaust it with a few VMInstances.
-		"--service-node-port-range=" + NodePortRange,
+		// Room for 65,000 Services: every external VMInstance has one.
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--service-node-port-range=" + orDefault(e.opts.NodePortRange, "30000-32767"),
 		"--authorization-mode=RBAC",
 		"--endpoint-reconciler-type=none",
 		"--requestheader-client-ca-file=" + certs.frontProxyCA.CertFile,
@@ -497,4 +497,11 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
