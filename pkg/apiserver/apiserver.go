@@ -17,6 +17,7 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
+	"github.com/cozystack/vm-apiserver/pkg/controller/diskprotection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
 	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vminstance"
 )
@@ -78,6 +79,12 @@ func (c *Config) New() (*Server, error) {
 	relay := &vminstance.EventRelay{Clients: clients, Events: events}
 	generic.AddPostStartHookOrDie("relay-kubevirt-events", func(ctx genericapiserver.PostStartHookContext) error {
 		go relay.Run(ctx)
+		return nil
+	})
+	// Deleted VMDisks stay until no VMInstance attaches them.
+	protection := diskprotection.New(clients)
+	generic.AddPostStartHookOrDie("protect-vmdisks-in-use", func(ctx genericapiserver.PostStartHookContext) error {
+		go protection.Run(ctx)
 		return nil
 	})
 	return &Server{GenericAPIServer: generic, broadcaster: broadcaster}, nil

@@ -24,6 +24,17 @@ const (
 	// RedactedHeaderValue stands for a credential header's value on read:
 	// the value lives in a Secret, which readers of VMDisks may not see.
 	RedactedHeaderValue = "(redacted: kept in a Secret)"
+	// InUseProtectionFinalizer keeps a VMDisk's DataVolume, and so the
+	// VMDisk, while a VMInstance attaches it, as kubernetes.io/pvc-protection
+	// keeps a PVC a Pod uses: deleting the VMDisk is accepted and it stays
+	// Terminating until vm-apiserver's disk protection controller sees no
+	// VMInstance attaching it and removes the finalizer. Every VMDisk carries
+	// it from its creation on, and shows it, as a PVC shows pvc-protection.
+	InUseProtectionFinalizer = ReservedPrefix + "in-use-protection"
+	// ConditionTerminating is the VMDisk condition, True while a deleted
+	// VMDisk waits for the VMInstances that attach it to let it go; its
+	// message names them.
+	ConditionTerminating = "Terminating"
 	// headerSecretKeyPrefix names the Secret's keys, one header each, as
 	// CDI's secretExtraHeaders reads them ("Name: value").
 	headerSecretKeyPrefix = "header"
@@ -78,6 +89,54 @@ func credentialHeaders(headers map[string]string, credentials bool) map[string]s
 		}
 	}
 	return out
+}
+
+// HasFinalizer says whether finalizers hold name.
+func HasFinalizer(finalizers []string, name string) bool {
+	for _, f := range finalizers {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// WithFinalizer is finalizers with name present (want) or absent, in
+// their order; it returns finalizers itself when nothing changes.
+func WithFinalizer(finalizers []string, name string, want bool) []string {
+	if HasFinalizer(finalizers, name) == want {
+		return finalizers
+	}
+	if want {
+		return append(append([]string(nil), finalizers...), name)
+	}
+	var out []string
+	for _, f := range finalizers {
+		if f != name {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// InUseCondition is the Terminating condition of a deleted VMDisk that the
+// VMInstances users still attach, or nil when it is not deleted or nothing
+// attaches it.
+func InUseCondition(dv *cdiv1.DataVolume, users []string) *metav1.Condition {
+	if dv.DeletionTimestamp == nil || len(users) == 0 || !HasFinalizer(dv.Finalizers, InUseProtectionFinalizer) {
+		return nil
+	}
+	noun := "VMInstance"
+	if len(users) > 1 {
+		noun = "VMInstances"
+	}
+	return &metav1.Condition{
+		Type:               ConditionTerminating,
+		Status:             metav1.ConditionTrue,
+		Reason:             "InUse",
+		Message:            fmt.Sprintf("the disk is deleted once no VMInstance attaches it; still attached to %s %s", noun, strings.Join(users, ", ")),
+		LastTransitionTime: *dv.DeletionTimestamp,
+	}
 }
 
 // DataVolumeFor is the DataVolume that stores disk. existing is the current

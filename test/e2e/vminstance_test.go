@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -315,7 +316,7 @@ func TestVMInstanceDeleteRemovesEverything(t *testing.T) {
 }
 
 // TestVMInstanceAttachesVMDisks attaches a data disk and an ISO, and checks
-// that an attached disk cannot be deleted.
+// that deleting an attached disk leaves it Terminating, naming its user.
 func TestVMInstanceAttachesVMDisks(t *testing.T) {
 	c := newClients(t)
 	ns := newNamespace(t, c)
@@ -354,13 +355,21 @@ func TestVMInstanceAttachesVMDisks(t *testing.T) {
 		}
 		return strings.Join(got.Status.UsedBy, ",") == "win", fmt.Sprintf("usedBy %v", got.Status.UsedBy)
 	})
-	// Deleting decides on the users, which it reads consistently.
-	err = disks.Delete(ctx, "data", metav1.DeleteOptions{})
-	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "VMInstance win") {
-		t.Fatalf("deleting an attached disk: want 409 naming the VMInstance, got %v", err)
+	// Deleting an attached disk is accepted; the disk stays Terminating
+	// while the VMInstance attaches it (vmdisk_protection_test.go).
+	if err := disks.Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting an attached disk should be accepted: %v", err)
 	}
-	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{}); err != nil {
-		t.Fatalf("the refused delete removed the DataVolume: %v", err)
+	dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil || dv.DeletionTimestamp == nil {
+		t.Fatalf("the DataVolume of an attached disk should stay, Terminating: %v", err)
+	}
+	got, err := disks.Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := apimeta.FindStatusCondition(got.Status.Conditions, "Terminating"); c == nil || c.Reason != "InUse" || !strings.Contains(c.Message, "VMInstance win") {
+		t.Fatalf("the Terminating condition should name the VMInstance: %+v", got.Status.Conditions)
 	}
 }
 

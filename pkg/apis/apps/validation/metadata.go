@@ -13,22 +13,28 @@ import (
 
 // validateObjectMeta checks the metadata of a new object. Names are DNS
 // labels because they become names of backend objects, volumes and label
-// values, which allow no more.
-func validateObjectMeta(meta *metav1.ObjectMeta) field.ErrorList {
+// values, which allow no more. ownFinalizers are the reserved finalizers
+// vm-apiserver itself puts on objects of the kind.
+func validateObjectMeta(meta *metav1.ObjectMeta, ownFinalizers ...string) field.ErrorList {
 	fldPath := field.NewPath("metadata")
 	allErrs := apimachineryvalidation.ValidateObjectMeta(meta, true, apimachineryvalidation.NameIsDNSLabel, fldPath)
-	return append(allErrs, validateReservedKeys(meta, fldPath)...)
+	return append(allErrs, validateReservedKeys(meta, fldPath, ownFinalizers)...)
 }
 
 // validateObjectMetaUpdate checks metadata changes on update.
-func validateObjectMetaUpdate(meta, old *metav1.ObjectMeta) field.ErrorList {
+func validateObjectMetaUpdate(meta, old *metav1.ObjectMeta, ownFinalizers ...string) field.ErrorList {
 	fldPath := field.NewPath("metadata")
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(meta, old, fldPath)
-	return append(allErrs, validateReservedKeys(meta, fldPath)...)
+	return append(allErrs, validateReservedKeys(meta, fldPath, ownFinalizers)...)
 }
 
-func validateReservedKeys(meta *metav1.ObjectMeta, fldPath *field.Path) field.ErrorList {
+func validateReservedKeys(meta *metav1.ObjectMeta, fldPath *field.Path, ownFinalizers []string) field.ErrorList {
 	var allErrs field.ErrorList
+	for i, f := range meta.Finalizers {
+		if projection.IsReservedKey(f) && !projection.HasFinalizer(ownFinalizers, f) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("finalizers").Index(i), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		}
+	}
 	for key := range meta.Labels {
 		if projection.IsReservedKey(key) {
 			allErrs = append(allErrs, field.Forbidden(fldPath.Child("labels").Key(key), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))

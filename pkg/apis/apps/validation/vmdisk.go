@@ -28,7 +28,7 @@ var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 // stored yet, so the placeholder itself would become the credential (as
 // when a disk read with kubectl get is created again elsewhere).
 func ValidateVMDisk(disk *apps.VMDisk) field.ErrorList {
-	allErrs := validateObjectMeta(&disk.ObjectMeta)
+	allErrs := validateObjectMeta(&disk.ObjectMeta, projection.InUseProtectionFinalizer)
 	specPath := field.NewPath("spec")
 	allErrs = append(allErrs, validateVMDiskSpec(&disk.Spec, specPath)...)
 	if http := disk.Spec.Source.HTTP; http != nil {
@@ -50,7 +50,7 @@ func ValidateVMDisk(disk *apps.VMDisk) field.ErrorList {
 // ValidateVMDiskUpdate checks a change to a VMDisk: source and storage class
 // are immutable, the size may only grow.
 func ValidateVMDiskUpdate(disk, old *apps.VMDisk) field.ErrorList {
-	allErrs := validateObjectMetaUpdate(&disk.ObjectMeta, &old.ObjectMeta)
+	allErrs := validateObjectMetaUpdate(&disk.ObjectMeta, &old.ObjectMeta, projection.InUseProtectionFinalizer)
 	specPath := field.NewPath("spec")
 	allErrs = append(allErrs, validateVMDiskSpec(&disk.Spec, specPath)...)
 	if !apiequality.Semantic.DeepEqual(disk.Spec.Source, old.Spec.Source) {

@@ -95,15 +95,21 @@ func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*
 	return out, nil
 }
 
-// CheckDelete refuses to delete a disk a VMInstance still attaches.
+// CheckDelete allows deleting a disk in use: its in-use protection
+// finalizer keeps it (Terminating) until no VMInstance attaches it. Only a
+// disk made before that finalizer existed, which the disk protection
+// controller has not reached yet, is refused while attached.
 func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) error {
+	if projection.HasFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer) {
+		return nil
+	}
 	users, err := d.users(ctx, dv.Namespace, "")
 	if err != nil {
 		return err
 	}
 	if names := users[dv.Namespace+"/"+dv.Name]; len(names) > 0 {
 		return apierrors.NewConflict(apps.Resource("vmdisks"), dv.Name,
-			fmt.Errorf("the disk is attached to VMInstance %s; detach it first", strings.Join(names, ", ")))
+			fmt.Errorf("the disk is attached to VMInstance %s and not protected yet; try again in a moment or detach it first", strings.Join(names, ", ")))
 	}
 	return nil
 }
@@ -139,6 +145,9 @@ func diskWithUsers(dv *cdiv1.DataVolume, users map[string][]string) (*apps.VMDis
 		return nil, projected.NotProjectable(err)
 	}
 	disk.Status.UsedBy = users[dv.Namespace+"/"+dv.Name]
+	if c := projection.InUseCondition(dv, disk.Status.UsedBy); c != nil {
+		disk.Status.Conditions = append(disk.Status.Conditions, *c)
+	}
 	return disk, nil
 }
 

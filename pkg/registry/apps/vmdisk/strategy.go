@@ -10,6 +10,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
@@ -23,10 +24,12 @@ func newStrategy(typer runtime.ObjectTyper) strategy {
 }
 
 // PrepareForCreate drops any status the client sent (status comes from the
-// DataVolume) and defaults clone sources to the disk's namespace.
+// DataVolume), defaults clone sources to the disk's namespace and adds the
+// in-use protection finalizer.
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	disk := obj.(*apps.VMDisk)
 	disk.Status = apps.VMDiskStatus{}
+	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, projection.InUseProtectionFinalizer, true)
 	defaultSourceNamespace(disk)
 	redactLastApplied(disk)
 }
@@ -37,6 +40,7 @@ func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	disk := obj.(*apps.VMDisk)
 	disk.Status = old.(*apps.VMDisk).Status
+	keepInUseProtection(disk, old.(*apps.VMDisk))
 	defaultSourceNamespace(disk)
 	keepStoredCredentials(disk, old.(*apps.VMDisk))
 	redactLastApplied(disk)
@@ -60,6 +64,15 @@ func keepManagedFieldsOfNoChange(disk, old *apps.VMDisk) {
 	if apiequality.Semantic.DeepEqual(a, b) {
 		disk.ManagedFields = old.ManagedFields
 	}
+}
+
+// keepInUseProtection leaves the in-use protection finalizer to
+// vm-apiserver: an update neither removes it nor, from a disk being deleted
+// (which may get no new finalizers), adds it; a disk made before the
+// finalizer existed gets it with its first update.
+func keepInUseProtection(disk, old *apps.VMDisk) {
+	want := old.DeletionTimestamp == nil || projection.HasFinalizer(old.Finalizers, projection.InUseProtectionFinalizer)
+	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, projection.InUseProtectionFinalizer, want)
 }
 
 func defaultSourceNamespace(disk *apps.VMDisk) {

@@ -1,0 +1,272 @@
+// Package diskprotection keeps a VMDisk that a VMInstance attaches from
+// going away, as Kubernetes' pvc-protection controller keeps a PVC a Pod
+// uses. Every VMDisk's DataVolume carries the finalizer
+// projection.InUseProtectionFinalizer (vm-apiserver adds it on create; this
+// controller adds it to DataVolumes made before it existed). Deleting the
+// VMDisk then only marks the DataVolume deleted; the controller removes the
+// finalizer once no VMInstance's VirtualMachine attaches the disk, and
+// kube-apiserver deletes it.
+package diskprotection
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// Controller removes the in-use protection finalizer from deleted VMDisk
+// DataVolumes that no VMInstance attaches, and adds it to live ones that
+// lack it.
+type Controller struct {
+	clients   backend.Clients
+	queue     workqueue.TypedRateLimitingInterface[string]
+	disks     cache.SharedIndexInformer
+	instances cache.SharedIndexInformer
+}
+
+// New builds the controller over the backend clients; Run starts it.
+func New(clients backend.Clients) *Controller {
+	c := &Controller{
+		clients: clients,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "disk-protection"}),
+	}
+	vmDisks := projection.KindLabel + "=" + projection.VMDiskKind
+	c.disks = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = vmDisks
+			return clients.CDI.CdiV1beta1().DataVolumes("").List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = vmDisks
+			return clients.CDI.CdiV1beta1().DataVolumes("").Watch(ctx, opts)
+		},
+	}, clients.CDI), &cdiv1.DataVolume{}, 0, cache.Indexers{})
+	vmInstances := projection.KindLabel + "=" + projection.VMInstanceKind
+	c.instances = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = vmInstances
+			return clients.KubeVirt.KubevirtV1().VirtualMachines("").List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = vmInstances
+			return clients.KubeVirt.KubevirtV1().VirtualMachines("").Watch(ctx, opts)
+		},
+	}, clients.KubeVirt), &kubevirtv1.VirtualMachine{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	return c
+}
+
+// Run works until ctx ends. A missing backend CRD only delays it: the
+// informers retry until the CRD appears.
+func (c *Controller) Run(ctx context.Context) {
+	defer c.queue.ShutDown()
+	if _, err := c.disks.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.diskChanged,
+		UpdateFunc: func(_, obj interface{}) { c.diskChanged(obj) },
+	}); err != nil {
+		klog.ErrorS(err, "Cannot protect VMDisks in use")
+		return
+	}
+	if _, err := c.instances.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.instanceChanged,
+		UpdateFunc: func(old, obj interface{}) {
+			// A disk the update detached is released; one it attached
+			// needs nothing, but enqueueing it is harmless.
+			c.instanceChanged(old)
+			c.instanceChanged(obj)
+		},
+		DeleteFunc: c.instanceChanged,
+	}); err != nil {
+		klog.ErrorS(err, "Cannot protect VMDisks in use")
+		return
+	}
+	go c.disks.RunWithContext(ctx)
+	go c.instances.RunWithContext(ctx)
+	// Decisions read VMInstances live, so only the disks need to be listed
+	// first; without KubeVirt the VM informer would never sync.
+	if !cache.WaitForCacheSync(ctx.Done(), c.disks.HasSynced) {
+		return
+	}
+	go func() {
+		for c.processNext(ctx) {
+		}
+	}()
+	<-ctx.Done()
+}
+
+func (c *Controller) diskChanged(obj interface{}) {
+	dv, ok := obj.(*cdiv1.DataVolume)
+	if !ok || !needsWork(dv) {
+		return
+	}
+	c.queue.Add(dv.Namespace + "/" + dv.Name)
+}
+
+// needsWork says whether dv is deleted and still protected, or live and
+// not protected.
+func needsWork(dv *cdiv1.DataVolume) bool {
+	return projection.HasFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer) == (dv.DeletionTimestamp != nil)
+}
+
+func (c *Controller) instanceChanged(obj interface{}) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	if !ok {
+		return
+	}
+	for _, disk := range projection.AttachedVMDisks(vm) {
+		c.queue.Add(vm.Namespace + "/" + disk)
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		klog.ErrorS(err, "Protecting a VMDisk in use; will retry", "disk", key)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// sync brings the finalizer of the DataVolume namespace/name where it
+// belongs.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	obj, exists, err := c.disks.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return err
+	}
+	dv := obj.(*cdiv1.DataVolume)
+	if !needsWork(dv) {
+		return nil
+	}
+	if dv.DeletionTimestamp == nil {
+		return c.protect(ctx, dv)
+	}
+	// The informer's VMs are enough to keep the finalizer: when they stop
+	// attaching the disk, their change brings it back here.
+	if users := c.cachedUsers(dv); len(users) > 0 {
+		klog.V(4).InfoS("Deleted VMDisk still attached", "disk", key, "vminstances", users)
+		return nil
+	}
+	return c.release(ctx, dv)
+}
+
+// protect adds the finalizer to a live DataVolume made before it existed.
+func (c *Controller) protect(ctx context.Context, cached *cdiv1.DataVolume) error {
+	dv := cached.DeepCopy()
+	dv.Finalizers = projection.WithFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer, true)
+	_, err := c.clients.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	// A conflict means a newer version is on its way to the informer,
+	// which brings the disk back here if it still needs the finalizer.
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// release removes the finalizer from a deleted DataVolume once a
+// consistent read of the VMs shows that none attaches it.
+func (c *Controller) release(ctx context.Context, cached *cdiv1.DataVolume) error {
+	client := c.clients.CDI.CdiV1beta1().DataVolumes(cached.Namespace)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dv, err := client.Get(ctx, cached.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if dv.UID != cached.UID || !needsWork(dv) || dv.DeletionTimestamp == nil {
+			return nil
+		}
+		users, err := LiveUsers(ctx, c.clients, dv.Namespace, dv.Name)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			// The informer has not seen these VMs yet; their events
+			// bring the disk back here.
+			return nil
+		}
+		dv.Finalizers = projection.WithFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer, false)
+		_, err = client.Update(ctx, dv, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err == nil {
+			klog.V(2).InfoS("Released deleted VMDisk no VMInstance attaches", "namespace", dv.Namespace, "name", dv.Name)
+		}
+		return err
+	})
+}
+
+// cachedUsers are the VMInstances the informer knows to attach dv.
+func (c *Controller) cachedUsers(dv *cdiv1.DataVolume) []string {
+	objs, err := c.instances.GetIndexer().ByIndex(cache.NamespaceIndex, dv.Namespace)
+	if err != nil {
+		return nil
+	}
+	var users []string
+	for _, obj := range objs {
+		vm := obj.(*kubevirtv1.VirtualMachine)
+		if attaches(vm, dv.Name) {
+			users = append(users, vm.Name)
+		}
+	}
+	return users
+}
+
+// LiveUsers are the VMInstances in namespace that attach the VMDisk disk,
+// read consistently. Without KubeVirt installed there are none.
+func LiveUsers(ctx context.Context, clients backend.Clients, namespace, disk string) ([]string, error) {
+	vms, err := clients.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{projection.KindLabel: projection.VMInstanceKind}.String(),
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the VirtualMachines of namespace %s: %w", namespace, err)
+	}
+	var users []string
+	for i := range vms.Items {
+		if attaches(&vms.Items[i], disk) {
+			users = append(users, vms.Items[i].Name)
+		}
+	}
+	return users, nil
+}
+
+func attaches(vm *kubevirtv1.VirtualMachine, disk string) bool {
+	for _, name := range projection.AttachedVMDisks(vm) {
+		if name == disk {
+			return true
+		}
+	}
+	return false
+}
