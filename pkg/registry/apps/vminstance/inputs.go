@@ -11,17 +11,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
 )
 
 // resolveInputs looks up what a VMInstance refers to: its profile in the
 // catalogue and the cluster preference, the instance type, the OS image of
 // its root disk and the VMDisks it attaches. Anything missing is a 422
 // naming the field and, for catalogue entries, what exists instead.
-func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstance) (projection.VMInstanceInputs, error) {
+func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstance, current *kubevirtv1.VirtualMachine) (projection.VMInstanceInputs, error) {
 	var in projection.VMInstanceInputs
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
@@ -78,6 +80,9 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 		case err != nil:
 			return in, err
 		default:
+			if err := vmdisk.RefuseAttachingDeleted(dv, current, spec.Child("disks").Index(i).Child("name")); err != nil {
+				errs = append(errs, err)
+			}
 			in.Optical[d.Name] = dv.Annotations[projection.OpticalAnnotation] == "true"
 			// The VM will read the disk with the server's identity: the user
 			// must be allowed to read it themselves.

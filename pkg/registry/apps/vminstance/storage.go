@@ -175,7 +175,7 @@ func (v *virtualMachines) Update(ctx context.Context, obj runtime.Object, curren
 // first backend write: what the spec refers to, the DataVolume names of new
 // inline disks, and the owned objects' names and current versions.
 func (v *virtualMachines) prepareWrite(ctx context.Context, inst *apps.VMInstance, current *kubevirtv1.VirtualMachine) (*projection.VMInstanceBackend, []*ownedStep, error) {
-	inputs, err := v.resolveInputs(ctx, inst)
+	inputs, err := v.resolveInputs(ctx, inst, current)
 	if err != nil {
 		return nil, nil, err
 	}
