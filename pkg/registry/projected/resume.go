@@ -32,16 +32,16 @@ const (
 
 // RunResuming sends the events of a backend watch to out until ctx ends. When
 // the backend ends the watch, it starts it again from the newest
-// resourceVersion it delivered (bookmarks included, which it asks for), so
-// that out sees one unbroken stream. Bookmarks go to out only when the caller
-// asked for them. When the watch cannot go on (410 Gone, a watch that ended
-// before it delivered a position or its initial events, or restarts failing
-// for resumeBudget), the last event on out is an error: its receiver must end
-// the public watch with it, so that the client lists again. w is the watch
-// already started with opts, or nil.
-// resource names the backend resource in the resumes metric.
-func RunResuming(ctx context.Context, resource string, start StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- watch.Event) {
-	callerBookmarks := opts.AllowWatchBookmarks
+// resourceVersion it delivered (bookmarks included, which it asks for so
+// that a quiet watch still learns its position), so that out sees one
+// unbroken stream. Bookmarks go to out only when callerBookmarks says the
+// caller asked for them. When the watch cannot go on (410 Gone, a watch that
+// ended before it delivered a position or its initial events, or restarts
+// failing for resumeBudget), the last event on out is an error: its receiver
+// must end the public watch with it, so that the client lists again. w is
+// the watch already started with opts, bookmarks asked for, or nil. resource
+// names the backend resource in the resumes metric.
+func RunResuming(ctx context.Context, resource string, start StartWatch, w watch.Interface, opts metav1.ListOptions, callerBookmarks bool, out chan<- watch.Event) {
 	opts.AllowWatchBookmarks = true
 	initialPending := opts.SendInitialEvents != nil && *opts.SendInitialEvents
 	position, _ := strconv.ParseUint(opts.ResourceVersion, 10, 64)

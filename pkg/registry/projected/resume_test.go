@@ -56,7 +56,7 @@ func run(t *testing.T, b *fakeBackend, opts metav1.ListOptions) (<-chan watch.Ev
 	out := make(chan watch.Event)
 	go func() {
 		defer close(out)
-		RunResuming(ctx, "pods", b.start, nil, opts, out)
+		RunResuming(ctx, "pods", b.start, nil, opts, opts.AllowWatchBookmarks, out)
 	}()
 	t.Cleanup(cancel)
 	return out, cancel

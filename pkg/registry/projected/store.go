@@ -177,6 +177,8 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	// The public watch ends on its own timer (the generic server applies the
 	// client's timeoutSeconds); the backend one on the server's.
 	backendOpts = s.Clients.WatchOptions(backendOpts)
+	callerBookmarks := backendOpts.AllowWatchBookmarks
+	backendOpts.AllowWatchBookmarks = true
 	w, err := client.Watch(ctx, backendOpts)
 	if err != nil {
 		return nil, s.publicError(err, "")
@@ -198,7 +200,7 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 	primary := make(chan watch.Event)
 	go func() {
 		defer close(primary)
-		RunResuming(watchCtx, s.BackendResource.Resource, client.Watch, w, backendOpts, primary)
+		RunResuming(watchCtx, s.BackendResource.Resource, client.Watch, w, backendOpts, callerBookmarks, primary)
 	}()
 	return newTranslatingWatch(watchCtx, cancel, primary, joined, s, options, matched, known), nil
 }

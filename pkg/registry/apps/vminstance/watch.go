@@ -68,7 +68,7 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 	events := make(chan watch.Event)
 	go func() {
 		defer close(events)
-		projected.RunResuming(ctx, resource, start, w, opts, events)
+		projected.RunResuming(ctx, resource, start, w, opts, false, events)
 	}()
 	send := func(change projected.JoinedChange) bool {
 		select {
