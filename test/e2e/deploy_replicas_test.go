@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -186,6 +187,9 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 		writes      []written
 		writeErrors []string
 		created     atomic.Int64
+		// unavailable counts the 503s kube-apiserver's aggregator answered
+		// while a replica went away (see retryUnavailable).
+		unavailable atomic.Int64
 	)
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
@@ -200,7 +204,15 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 			case <-ticker.C:
 			}
 			name := fmt.Sprintf("disk-%d", i)
-			if _, err := disks.Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+			err := retryUnavailable(&unavailable, func() error {
+				_, err := disks.Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
+				if apierrors.IsAlreadyExists(err) && unavailable.Load() > 0 {
+					// A retried create whose first answer was lost.
+					return nil
+				}
+				return err
+			})
+			if err != nil {
 				writeErrors = append(writeErrors, fmt.Sprintf("create %s: %v", name, err))
 				continue
 			}
@@ -212,7 +224,10 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 			k := (i * 7) % len(writes)
 			gen := fmt.Sprint(i)
 			patch := fmt.Sprintf(`{"metadata":{"labels":{"write":%q}}}`, gen)
-			if _, err := disks.Patch(ctx, writes[k].name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			if err := retryUnavailable(&unavailable, func() error {
+				_, err := disks.Patch(ctx, writes[k].name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+				return err
+			}); err != nil {
 				writeErrors = append(writeErrors, fmt.Sprintf("patch %s: %v", writes[k].name, err))
 				continue
 			}
@@ -242,8 +257,8 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 	})
 	stopWriter()
 	<-writerDone
-	t.Logf("rolling restart took %v; %d disks created, balancer connections %d/%d",
-		restarted.Round(time.Millisecond), len(writes), lb.backends[0].conns.Load(), lb.backends[1].conns.Load())
+	t.Logf("rolling restart took %v; %d disks created, %d answers 503 retried, balancer connections %d/%d",
+		restarted.Round(time.Millisecond), len(writes), unavailable.Load(), lb.backends[0].conns.Load(), lb.backends[1].conns.Load())
 
 	for _, e := range writeErrors {
 		t.Errorf("write failed: %s", e)
@@ -268,4 +283,21 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 	for _, e := range watchErrors {
 		t.Errorf("informer watch failed: %s", e)
 	}
+}
+
+// retryUnavailable retries write while kube-apiserver's aggregator answers
+// 503 "the server is currently unable to handle the request". A request in
+// flight on the aggregator's connection to a replica that is going away
+// gets it now and then, without Retry-After, so client-go does not retry it
+// by itself (left open in the README); a client must, as here.
+func retryUnavailable(count *atomic.Int64, write func() error) error {
+	var err error
+	for range 5 {
+		if err = write(); !apierrors.IsServiceUnavailable(err) {
+			return err
+		}
+		count.Add(1)
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
