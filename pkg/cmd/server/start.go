@@ -77,6 +77,9 @@ func NewOptions() *Options {
 	o.BackendBurst = 400
 	o.ShutdownDelay = DefaultShutdownDelay
 	o.ShutdownWatchTerminationGracePeriod = DefaultShutdownWatchTerminationGracePeriod
+	// A request that still reaches a replica after the delay gets 429 with
+	// Retry-After, which client-go retries, rather than a closed connection.
+	o.ShutdownSendRetryAfter = true
 	return o
 }
 

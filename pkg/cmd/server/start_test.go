@@ -43,18 +43,19 @@ func TestBackendRateLimitFlags(t *testing.T) {
 
 func TestShutdownFlags(t *testing.T) {
 	for _, tc := range []struct {
-		args          []string
-		delay, watch  time.Duration
-		sendRetryAfer bool
-		invalid       bool
+		args           []string
+		delay, watch   time.Duration
+		sendRetryAfter bool
+		invalid        bool
 	}{
-		// Readiness fails first and watches end by default.
-		{args: nil, delay: 5 * time.Second, watch: 10 * time.Second},
-		{args: []string{"--shutdown-delay-duration=15s", "--shutdown-watch-termination-grace-period=30s", "--shutdown-send-retry-after"},
-			delay: 15 * time.Second, watch: 30 * time.Second, sendRetryAfer: true},
-		{args: []string{"--shutdown-delay-duration=0"}, delay: 0, watch: 10 * time.Second},
-		{args: []string{"--shutdown-delay-duration=-1s"}, delay: -time.Second, watch: 10 * time.Second, invalid: true},
-		{args: []string{"--shutdown-watch-termination-grace-period=-1s"}, delay: 5 * time.Second, watch: -time.Second, invalid: true},
+		// Readiness fails first, late requests are told to retry, and
+		// watches end by default.
+		{args: nil, delay: 5 * time.Second, watch: 10 * time.Second, sendRetryAfter: true},
+		{args: []string{"--shutdown-delay-duration=15s", "--shutdown-watch-termination-grace-period=30s", "--shutdown-send-retry-after=false"},
+			delay: 15 * time.Second, watch: 30 * time.Second},
+		{args: []string{"--shutdown-delay-duration=0"}, delay: 0, watch: 10 * time.Second, sendRetryAfter: true},
+		{args: []string{"--shutdown-delay-duration=-1s"}, delay: -time.Second, watch: 10 * time.Second, sendRetryAfter: true, invalid: true},
+		{args: []string{"--shutdown-watch-termination-grace-period=-1s"}, delay: 5 * time.Second, watch: -time.Second, sendRetryAfter: true, invalid: true},
 	} {
 		o := NewOptions()
 		fs := pflag.NewFlagSet("vm-apiserver", pflag.ContinueOnError)
@@ -62,7 +63,7 @@ func TestShutdownFlags(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		if o.ShutdownDelay != tc.delay || o.ShutdownWatchTerminationGracePeriod != tc.watch || o.ShutdownSendRetryAfter != tc.sendRetryAfer {
+		if o.ShutdownDelay != tc.delay || o.ShutdownWatchTerminationGracePeriod != tc.watch || o.ShutdownSendRetryAfter != tc.sendRetryAfter {
 			t.Errorf("%v: delay %v watch %v retry-after %v", tc.args, o.ShutdownDelay, o.ShutdownWatchTerminationGracePeriod, o.ShutdownSendRetryAfter)
 		}
 		err := o.Validate()
