@@ -6,33 +6,49 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
+
+// InlineDiskOwner is the VMInstance other than except whose inline disk has
+// the DataVolume name dv, "" when none has: an inline disk's DataVolume may
+// not exist yet (KubeVirt makes it from the VM's template), so the VMs that
+// could claim the name are read.
+func InlineDiskOwner(ctx context.Context, kubevirt kubevirtclient.Interface, namespace, dv, except string) (string, error) {
+	for _, instance := range projection.DataVolumeClaimants(dv) {
+		if instance == except {
+			continue
+		}
+		vm, err := kubevirt.KubevirtV1().VirtualMachines(namespace).Get(ctx, instance, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading VirtualMachine %s/%s: %w", namespace, instance, err)
+		}
+		if vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
+			continue
+		}
+		for _, t := range vm.Spec.DataVolumeTemplates {
+			if t.Name == dv {
+				return instance, nil
+			}
+		}
+	}
+	return "", nil
+}
 
 // checkNotAnInlineDisk refuses (409) a VMDisk whose DataVolume name is
 // already a VMInstance's inline disk ("web-root" while VMInstance "web" has
 // the inline disk "root"), even before KubeVirt made that DataVolume: the
 // VM would boot from the VMDisk.
 func (d dataVolumes) checkNotAnInlineDisk(ctx context.Context, namespace, name string) error {
-	for _, instance := range projection.DataVolumeClaimants(name) {
-		vm, err := d.KubeVirt.KubevirtV1().VirtualMachines(namespace).Get(ctx, instance, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("reading VirtualMachine %s/%s: %w", namespace, instance, err)
-		}
-		if vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
-			continue
-		}
-		for _, t := range vm.Spec.DataVolumeTemplates {
-			if t.Name == name {
-				return apierrors.NewConflict(apps.Resource("vmdisks"), name,
-					fmt.Errorf("the DataVolume %s/%s is already an inline disk of VMInstance %s: choose another name", namespace, name, instance))
-			}
-		}
+	owner, err := InlineDiskOwner(ctx, d.KubeVirt, namespace, name, "")
+	if err != nil || owner == "" {
+		return err
 	}
-	return nil
+	return apierrors.NewConflict(apps.Resource("vmdisks"), name,
+		fmt.Errorf("the DataVolume %s/%s is already an inline disk of VMInstance %s: choose another name", namespace, name, owner))
 }

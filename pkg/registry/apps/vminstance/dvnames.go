@@ -10,6 +10,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
 )
 
 // checkDataVolumeNames refuses (409) a new inline disk whose DataVolume
@@ -43,26 +44,13 @@ func (v *virtualMachines) checkDataVolumeNames(ctx context.Context, inst *apps.V
 			return conflict(inst.Name, fmt.Errorf("disk %q needs the DataVolume %s/%s, which already exists as %s: rename the disk",
 				d.Name, inst.Namespace, name, describeDataVolume(dv.Labels)))
 		}
-		for _, other := range projection.DataVolumeClaimants(name) {
-			if other == inst.Name {
-				continue
-			}
-			vm, err := v.KubeVirt.KubevirtV1().VirtualMachines(inst.Namespace).Get(ctx, other, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("reading VirtualMachine %s/%s: %w", inst.Namespace, other, err)
-			}
-			if vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
-				continue
-			}
-			for _, t := range vm.Spec.DataVolumeTemplates {
-				if t.Name == name {
-					return conflict(inst.Name, fmt.Errorf("disk %q needs the DataVolume %s/%s, which is already an inline disk of VMInstance %s: rename the disk",
-						d.Name, inst.Namespace, name, other))
-				}
-			}
+		owner, err := vmdisk.InlineDiskOwner(ctx, v.KubeVirt, inst.Namespace, name, inst.Name)
+		if err != nil {
+			return err
+		}
+		if owner != "" {
+			return conflict(inst.Name, fmt.Errorf("disk %q needs the DataVolume %s/%s, which is already an inline disk of VMInstance %s: rename the disk",
+				d.Name, inst.Namespace, name, owner))
 		}
 	}
 	return nil
