@@ -45,14 +45,7 @@ func RunResuming(ctx context.Context, resource string, start StartWatch, w watch
 	opts.AllowWatchBookmarks = true
 	initialPending := opts.SendInitialEvents != nil && *opts.SendInitialEvents
 	position, _ := strconv.ParseUint(opts.ResourceVersion, 10, 64)
-	send := func(event watch.Event) bool {
-		select {
-		case out <- event:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	send := func(event watch.Event) bool { return Send(ctx, out, event) }
 	fail := func(err error) {
 		send(watch.Event{Type: watch.Error, Object: expiredStatus(err)})
 	}
@@ -151,6 +144,16 @@ func forwardUntilEnd(ctx context.Context, w watch.Interface, callerBookmarks boo
 		if !send(event) {
 			return nil, false
 		}
+	}
+}
+
+// Send sends v on out unless ctx ends first; it tells whether it sent.
+func Send[T any](ctx context.Context, out chan<- T, v T) bool {
+	select {
+	case out <- v:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -70,21 +70,13 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		defer close(events)
 		projected.RunResuming(ctx, resource, start, w, opts, false, events)
 	}()
-	send := func(change projected.JoinedChange) bool {
-		select {
-		case out <- change:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	for event := range events {
 		if event.Type == watch.Error {
 			status, ok := event.Object.(*metav1.Status)
 			if !ok {
 				status = &apierrors.NewInternalError(apierrors.FromObject(event.Object)).ErrStatus
 			}
-			send(projected.JoinedChange{Failure: status})
+			projected.Send(ctx, out, projected.JoinedChange{Failure: status})
 			return
 		}
 		obj, err := meta.Accessor(event.Object)
@@ -95,7 +87,7 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		if name == "" {
 			continue
 		}
-		if !send(projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
+		if !projected.Send(ctx, out, projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
 			return
 		}
 	}
