@@ -452,14 +452,20 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 		if err != nil {
 			return false, nil
 		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == apiregistrationv1.Available && c.Status == apiregistrationv1.ConditionTrue {
-				resources, err := client.Discovery().ServerResourcesForGroupVersion(apiGroupVersion)
-				return err == nil && len(resources.APIResources) > 0, nil
-			}
-		}
-		return false, nil
+		return servesAPI(got, client), nil
 	})
+}
+
+// servesAPI tells whether the APIService is available and discovery
+// through it lists vm-apiserver's resources.
+func servesAPI(svc *apiregistrationv1.APIService, client kubernetes.Interface) bool {
+	for _, c := range svc.Status.Conditions {
+		if c.Type == apiregistrationv1.Available && c.Status == apiregistrationv1.ConditionTrue {
+			resources, err := client.Discovery().ServerResourcesForGroupVersion(apiGroupVersion)
+			return err == nil && len(resources.APIResources) > 0
+		}
+	}
+	return false
 }
 
 func (e *Environment) poll(ctx context.Context, what string, done wait.ConditionWithContextFunc) error {

@@ -13,7 +13,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 )
 
@@ -186,12 +185,6 @@ func (e *Environment) PointAPIService(ctx context.Context, port int) error {
 		if err != nil || got.Spec.Service.Port == nil || int(*got.Spec.Service.Port) != port {
 			return false, nil
 		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == apiregistrationv1.Available && c.Status == apiregistrationv1.ConditionTrue {
-				resources, err := client.Discovery().ServerResourcesForGroupVersion(apiGroupVersion)
-				return err == nil && len(resources.APIResources) > 0, nil
-			}
-		}
-		return false, nil
+		return servesAPI(got, client), nil
 	})
 }
