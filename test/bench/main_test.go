@@ -1,0 +1,138 @@
+// Package bench is the scale benchmark behind `make bench`: it fills a real
+// control plane with thousands of VMInstances and times each request
+// through vm-apiserver against the same request for the VirtualMachines
+// made directly to kube-apiserver, alternating the two in one loop so that
+// the machine's load weighs on both alike. It writes the table of every
+// figure, its native baseline, their ratio and the target it is held to.
+//
+// Configuration, from the environment:
+//
+//	BENCH_SCALES      VMInstance counts to reach in turn (default "50")
+//	BENCH_ITERATIONS  iterations of every figure (default: per figure)
+//	BENCH_OUTPUT      where to write the table (default: a temporary file)
+//
+// `make bench` runs it at 1,000 and 10,000; `make test` once at 50 with two
+// iterations so that it keeps working. It asserts no timing: it fails only
+// on errors.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cozystack/vm-apiserver/test/environment"
+)
+
+var (
+	env  *environment.Environment
+	repo string
+	// serverFlags are the vm-apiserver flags the run used, for the report.
+	serverFlags []string
+)
+
+// noNodePortsFlag makes VMInstance LoadBalancer Services take no node
+// ports; older servers lack it, and then the external VMInstances share the
+// default node port range (2,768 ports).
+const noNodePortsFlag = "--allocate-load-balancer-node-ports=false"
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if repo, err = environment.RepoRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if serverFlags, err = flagsForServer(repo); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "vm-apiserver-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env, err = environment.Start(context.Background(), environment.Options{
+		RepoRoot: repo, Dir: dir, ServerArgs: serverFlags,
+		// Kubernetes' default range: every external VMInstance's Service
+		// takes a node port unless the server is told otherwise.
+		NodePortRange: "30000-32767",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		return 1
+	}
+	code := m.Run()
+	env.Stop()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "control-plane logs kept in", env.LogDir)
+	}
+	return code
+}
+
+// flagsForServer builds vm-apiserver (environment.Start builds it again,
+// from the cache) and asks its --help whether it can leave node ports out.
+func flagsForServer(repo string) ([]string, error) {
+	binary := filepath.Join(repo, "_output", "bin", "vm-apiserver")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/vm-apiserver")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building vm-apiserver: %w: %s", err, out)
+	}
+	// --help may exit non-zero (pflag's ErrHelp); its text is what counts.
+	help, _ := exec.Command(binary, "--help").CombinedOutput()
+	if strings.Contains(string(help), "allocate-load-balancer-node-ports") {
+		return []string{noNodePortsFlag}, nil
+	}
+	return nil, nil
+}
+
+// config is what the environment variables ask for.
+type config struct {
+	scales []int
+	// iterations overrides every figure's iteration count when above 0.
+	iterations int
+	output     string
+}
+
+func readConfig(t *testing.T) config {
+	t.Helper()
+	c := config{output: os.Getenv("BENCH_OUTPUT")}
+	scales := os.Getenv("BENCH_SCALES")
+	if scales == "" {
+		scales = "50"
+	}
+	for _, s := range strings.Fields(scales) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 {
+			t.Fatalf("BENCH_SCALES: %q is not a count of at least 2", s)
+		}
+		if len(c.scales) > 0 && n <= c.scales[len(c.scales)-1] {
+			t.Fatalf("BENCH_SCALES must increase: %q", scales)
+		}
+		c.scales = append(c.scales, n)
+	}
+	if s := os.Getenv("BENCH_ITERATIONS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("BENCH_ITERATIONS: %q is not a positive count", s)
+		}
+		c.iterations = n
+	}
+	if c.output == "" {
+		c.output = filepath.Join(t.TempDir(), "bench.md")
+	} else if !filepath.IsAbs(c.output) {
+		c.output = filepath.Join(repo, c.output)
+	}
+	return c
+}

@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// listBody is the part of a list response the benchmark checks: how many
+// items, and where the next page starts.
+type listBody struct {
+	Metadata struct {
+		Continue string `json:"continue"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// listPath is the list of VMInstances (projected) or VirtualMachines in
+// namespace ns, all namespaces if empty.
+func listPath(projected bool, ns string) string {
+	group, resource := virtualMachinesPath, "virtualmachines"
+	if projected {
+		group, resource = vmInstancesPath, "vminstances"
+	}
+	if ns == "" {
+		return group + "/" + resource
+	}
+	return group + "/namespaces/" + ns + "/" + resource
+}
+
+// lister lists one path and checks the count, which is decoded after the
+// clock stops.
+type lister struct {
+	c clients
+	// bytes is the size of the last response of each path.
+	bytes [2]int
+}
+
+func (l *lister) list(ctx context.Context, projected bool, ns string, want int) error {
+	body, err := l.c.get(ctx, listPath(projected, ns))
+	if err != nil {
+		return err
+	}
+	l.bytes[index(projected)] = len(body)
+	return countItems(body, want, "")
+}
+
+// pages lists all namespaces 500 at a time, as client-go's pager and
+// kubectl --chunk-size do, and counts the pages.
+func (l *lister) pages(ctx context.Context, projected bool, want int) (int, error) {
+	var page listBody
+	got, pages := 0, 0
+	for {
+		params := []string{"limit", "500"}
+		if page.Metadata.Continue != "" {
+			params = append(params, "continue", page.Metadata.Continue)
+		}
+		body, err := l.c.get(ctx, listPath(projected, ""), params...)
+		if err != nil {
+			return 0, err
+		}
+		page = listBody{}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return 0, err
+		}
+		got += len(page.Items)
+		pages++
+		if page.Metadata.Continue == "" {
+			break
+		}
+	}
+	if got != want {
+		return 0, fmt.Errorf("%d items over %d pages, want %d", got, pages, want)
+	}
+	return pages, nil
+}
+
+func countItems(body []byte, want int, what string) error {
+	var list listBody
+	if err := json.Unmarshal(body, &list); err != nil {
+		return err
+	}
+	if len(list.Items) != want {
+		return fmt.Errorf("%s%d items, want %d", what, len(list.Items), want)
+	}
+	return nil
+}
+
+func index(projected bool) int {
+	if projected {
+		return 0
+	}
+	return 1
+}
+
+// measureRequests adds the LIST, paginated LIST and GET figures.
+func measureRequests(t *testing.T, c clients, cfg config, n int, res *scaleResult) {
+	t.Helper()
+	ctx := context.Background()
+	l := &lister{c: c}
+	either := func(f func(ctx context.Context, projected bool) error) (native, projected func(context.Context, int) error) {
+		return func(ctx context.Context, _ int) error { return f(ctx, false) },
+			func(ctx context.Context, _ int) error { return f(ctx, true) }
+	}
+
+	native, projected := either(func(ctx context.Context, p bool) error { return l.list(ctx, p, "", n) })
+	nat, proj, err := compare(ctx, budget{iterations: 20, min: 2, time: time.Minute}.within(cfg), native, projected)
+	if err != nil {
+		t.Fatalf("LIST all namespaces: %v", err)
+	}
+	res.add(latencyRow("LIST all namespaces", nat, proj, &target{limit: 1.0}))
+	res.note("LIST all namespaces returns %s from vm-apiserver, %s natively.", mib(int64(l.bytes[0])), mib(int64(l.bytes[1])))
+
+	// A full namespace, another each iteration, the same for both paths.
+	inNamespace := min(n, perNamespace)
+	namespaces := max(1, n/perNamespace)
+	chosen := make(map[int]string)
+	pick := func(i int) string {
+		if _, ok := chosen[i]; !ok {
+			chosen[i] = objectNamespace(rand.IntN(namespaces) * perNamespace)
+		}
+		return chosen[i]
+	}
+	nat, proj, err = compare(ctx, budget{iterations: 100, min: 2, time: 30 * time.Second}.within(cfg),
+		func(ctx context.Context, i int) error { return l.list(ctx, false, pick(i), inNamespace) },
+		func(ctx context.Context, i int) error { return l.list(ctx, true, pick(i), inNamespace) })
+	if err != nil {
+		t.Fatalf("LIST one namespace: %v", err)
+	}
+	res.add(latencyRow(fmt.Sprintf("LIST one namespace of %d", inNamespace), nat, proj, &target{limit: 1.0}))
+
+	var pageCount int
+	native, projected = either(func(ctx context.Context, p bool) (err error) {
+		pageCount, err = l.pages(ctx, p, n)
+		return err
+	})
+	nat, proj, err = compare(ctx, budget{iterations: 10, min: 2, time: time.Minute}.within(cfg), native, projected)
+	if err != nil {
+		t.Fatalf("paginated LIST: %v", err)
+	}
+	res.add(latencyRow(fmt.Sprintf("paginated LIST, limit 500, all pages (%d)", pageCount), nat, proj, &target{limit: 1.0}))
+	res.perPage = [2]time.Duration{proj.p50() / time.Duration(pageCount), nat.p50() / time.Duration(pageCount)}
+
+	objects := make(map[int]int)
+	object := func(i int) int {
+		if _, ok := objects[i]; !ok {
+			objects[i] = rand.IntN(n)
+		}
+		return objects[i]
+	}
+	get := func(projected bool) func(context.Context, int) error {
+		return func(ctx context.Context, i int) error {
+			o := object(i)
+			path := listPath(projected, objectNamespace(o)) + "/" + objectName(o)
+			_, err := c.get(ctx, path)
+			return err
+		}
+	}
+	nat, proj, err = compare(ctx, budget{iterations: 200, min: 2, time: 30 * time.Second}.within(cfg), get(false), get(true))
+	if err != nil {
+		t.Fatalf("GET one: %v", err)
+	}
+	res.add(latencyRow("GET one", nat, proj, &target{limit: 1.5}))
+}

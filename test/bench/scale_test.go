@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// rssLimit is the target for vm-apiserver at 10,000 VMInstances.
+const (
+	rssLimit      = 300 << 20
+	rssLimitScale = 10000
+)
+
+// TestScale grows the population to each of BENCH_SCALES in turn and
+// measures every figure at each, writing the report after each scale so
+// that a failure later keeps what was measured.
+func TestScale(t *testing.T) {
+	cfg := readConfig(t)
+	c := newClients(t)
+	started := time.Now()
+	server, kas := env.PID("vm-apiserver"), env.PID("kube-apiserver")
+	if server == 0 || kas == 0 {
+		t.Fatal("vm-apiserver or kube-apiserver is not running")
+	}
+	// What vm-apiserver holds with no VMInstance at all, to tell what
+	// each one adds.
+	empty, err := rss(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &population{c: c}
+	var results []*scaleResult
+	for _, n := range cfg.scales {
+		res := &scaleResult{n: n}
+		serverPeak, kasPeak := startSampler(server), startSampler(kas)
+		begin := time.Now()
+		p.grow(t, n)
+		res.populate = time.Since(begin)
+		serverIdle, err := rss(server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kasIdle, err := rss(kas)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		begin = time.Now()
+		for _, measure := range []struct {
+			name string
+			run  func()
+		}{
+			{"LIST and GET", func() { measureRequests(t, c, cfg, n, res) }},
+			{"watch", func() { measureWatch(t, c, cfg, n, res) }},
+			{"informers", func() { measureInformers(t, c, cfg, n, res) }},
+			{"CREATE", func() { measureCreates(t, p, cfg, n, res) }},
+		} {
+			figureStart := time.Now()
+			measure.run()
+			t.Logf("%d VMInstances: %s measured in %s", n, measure.name, time.Since(figureStart).Round(time.Millisecond))
+		}
+		res.elapsed = time.Since(begin)
+
+		serverMax, err := serverPeak.finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kasMax, err := kasPeak.finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.add(memoryRow(n, serverIdle, serverMax, kasIdle, kasMax, empty))
+		res.note("RSS: vm-apiserver %s before any VMInstance; after populating and at the peak (sampled every 100 ms while populating and measuring) against kube-apiserver's. Per VMInstance: (after populating − before any) / N.", mib(empty))
+		results = append(results, res)
+		writeReport(t, cfg, results, started)
+	}
+	fmt.Print("\n" + markdown(results, started))
+	t.Logf("report written to %s", cfg.output)
+}
+
+// memoryRow is vm-apiserver's RSS against kube-apiserver's; the target is
+// judged on the peak, at 10,000 VMInstances and above.
+func memoryRow(n int, serverIdle, serverPeak, kasIdle, kasPeak, empty int64) row {
+	verdict := fmt.Sprintf("(judged at %d)", rssLimitScale)
+	if n >= rssLimitScale {
+		verdict = "met"
+		if serverPeak > rssLimit {
+			verdict = "**not met**"
+		}
+	}
+	perObject := float64(serverIdle-empty) / float64(n) / 1024
+	return row{
+		figure:      "RSS after populating / peak (vm-apiserver vs kube-apiserver)",
+		projected50: mib(serverIdle), projected99: mib(serverPeak),
+		native50: mib(kasIdle), native99: mib(kasPeak),
+		ratio50: fmt.Sprintf("%.1f KiB per VMInstance", perObject),
+		target:  fmt.Sprintf("peak ≤ %s", mib(rssLimit)), verdict: verdict,
+	}
+}
+
+func writeReport(t *testing.T, cfg config, results []*scaleResult, started time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(cfg.output), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.output, []byte(markdown(results, started)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
