@@ -29,6 +29,9 @@ type Config struct {
 	// BackendWatchTimeout ends each backend watch after this long (they
 	// resume); zero leaves it to kube-apiserver.
 	BackendWatchTimeout time.Duration
+	// AllocateLoadBalancerNodePorts is the VMInstance Services'
+	// spec.allocateLoadBalancerNodePorts.
+	AllocateLoadBalancerNodePorts bool
 }
 
 // Server is a running vm-apiserver.
@@ -67,11 +70,20 @@ func (c *Config) New() (*Server, error) {
 	// during the shutdown delay still record their events.
 	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "vm-apiserver"})
 
+	joined := vminstance.NewJoinCache(clients)
+	generic.AddPostStartHookOrDie("cache-vminstance-joins", func(ctx genericapiserver.PostStartHookContext) error {
+		joined.Run(ctx)
+		return nil
+	})
+
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
-		"vmdisks":     vmdisk.NewREST(clients, availability, Scheme),
-		"vminstances": vminstance.NewREST(clients, c.Profiles, events, availability, Scheme),
+		"vmdisks": vmdisk.NewREST(clients, availability, Scheme),
+		"vminstances": vminstance.NewREST(clients, vminstance.Options{
+			Profiles: c.Profiles, Events: events, Availability: availability, Joined: joined,
+			AllocateLoadBalancerNodePorts: c.AllocateLoadBalancerNodePorts,
+		}, Scheme),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

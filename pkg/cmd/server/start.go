@@ -54,6 +54,12 @@ type Options struct {
 	ShutdownDelay                       time.Duration
 	ShutdownWatchTerminationGracePeriod time.Duration
 	ShutdownSendRetryAfter              bool
+	// AllocateLoadBalancerNodePorts is the spec.allocateLoadBalancerNodePorts
+	// of the LoadBalancer Services of external VMInstances. Node ports are
+	// a scarce range (about 2,700 per cluster) that most load-balancer
+	// implementations do not use; false lets a cluster expose more
+	// VMInstances than that.
+	AllocateLoadBalancerNodePorts bool
 	// PrintVersion prints the version and exits.
 	PrintVersion bool
 }
@@ -80,6 +86,7 @@ func NewOptions() *Options {
 	// A request that still reaches a replica after the delay gets 429 with
 	// Retry-After, which client-go retries, rather than a closed connection.
 	o.ShutdownSendRetryAfter = true
+	o.AllocateLoadBalancerNodePorts = true
 	return o
 }
 
@@ -123,6 +130,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"on shutdown, end every open watch cleanly (clients re-watch elsewhere) and wait at most this long for them; 0 leaves watches open until the HTTP server's shutdown timeout")
 	fs.BoolVar(&o.ShutdownSendRetryAfter, "shutdown-send-retry-after", o.ShutdownSendRetryAfter,
 		"after --shutdown-delay-duration, answer new requests with 429 and Retry-After until in-flight requests have drained, instead of closing the listener")
+	fs.BoolVar(&o.AllocateLoadBalancerNodePorts, "allocate-load-balancer-node-ports", o.AllocateLoadBalancerNodePorts,
+		"give the LoadBalancer Services of external VMInstances node ports (spec.allocateLoadBalancerNodePorts); set false when the cluster's load balancers do not need them. Applies to Services created from then on")
 	// No shorthand: -v is klog's verbosity.
 	fs.BoolVar(&o.PrintVersion, "version", o.PrintVersion, "print the version and exit")
 }
@@ -169,7 +178,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: config, Profiles: profiles, BackendWatchTimeout: o.BackendWatchTimeout}, nil
+	return &apiserver.Config{GenericConfig: config, Profiles: profiles, BackendWatchTimeout: o.BackendWatchTimeout,
+		AllocateLoadBalancerNodePorts: o.AllocateLoadBalancerNodePorts}, nil
 }
 
 // Run starts the server and blocks until ctx ends.

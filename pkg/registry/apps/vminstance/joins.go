@@ -6,7 +6,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
@@ -15,12 +14,12 @@ import (
 )
 
 // joins are the objects besides the VM that VMInstances are read from, by
-// namespace/name. They are read live, so that a read after a write sees it.
+// namespace/name (instance types by "/name").
 type joins struct {
 	services      map[string]*corev1.Service
 	secrets       map[string]*corev1.Secret
 	vmis          map[string]*kubevirtv1.VirtualMachineInstance
-	instancetypes map[string]*instancetypev1beta1.VirtualMachineInstancetypeSpec
+	instancetypes map[string]*instancetypev1beta1.VirtualMachineClusterInstancetype
 }
 
 func key(namespace, name string) string { return namespace + "/" + name }
@@ -29,7 +28,15 @@ func key(namespace, name string) string { return namespace + "/" + name }
 // Secret counts only when it carries the VMInstance's label, so a tenant's
 // own object of the same name is never read as part of it.
 func (j *joins) project(vm *kubevirtv1.VirtualMachine) (*apps.VMInstance, error) {
-	return projection.VMInstanceFrom(j.backendOf(vm), j.instancetypes[instanceTypeName(vm)])
+	return projection.VMInstanceFrom(j.backendOf(vm), j.instanceTypeSpec(vm))
+}
+
+// instanceTypeSpec is the spec of vm's instance type, nil when unknown.
+func (j *joins) instanceTypeSpec(vm *kubevirtv1.VirtualMachine) *instancetypev1beta1.VirtualMachineInstancetypeSpec {
+	if it := j.instancetypes[key("", instanceTypeName(vm))]; it != nil {
+		return &it.Spec
+	}
+	return nil
 }
 
 func (j *joins) backendOf(vm *kubevirtv1.VirtualMachine) *projection.VMInstanceBackend {
@@ -59,47 +66,34 @@ func instanceTypeName(vm *kubevirtv1.VirtualMachine) string {
 	return vm.Annotations[projection.InstanceTypeAnnotation]
 }
 
-// readJoinsOf reads the joined objects of one VM, all at once: they are
-// independent GETs, and a VMInstance read waits for the slowest of them
-// rather than for their sum.
-func (v *virtualMachines) readJoinsOf(ctx context.Context, vm *kubevirtv1.VirtualMachine) (*joins, error) {
-	ns := vm.Namespace
-	var (
-		svc                *corev1.Service
-		cloudInit, sshKeys *corev1.Secret
-		vmi                *kubevirtv1.VirtualMachineInstance
-		spec               *instancetypev1beta1.VirtualMachineInstancetypeSpec
-	)
+// joinsOf reads the joined objects of vms, all in namespace ("" for
+// several), from the cache: the Services and Secrets at least as new as
+// each VM's last write left them. The kinds are read at once.
+func (v *virtualMachines) joinsOf(ctx context.Context, namespace string, vms []*kubevirtv1.VirtualMachine) (*joins, error) {
+	var services, secrets, vmis, types []wanted
+	seenTypes := map[string]bool{}
+	for _, vm := range vms {
+		versions := projection.OwnedVersionsOf(&vm.ObjectMeta)
+		owned := func(kind, name string) wanted {
+			return wanted{namespace: vm.Namespace, name: name, fresh: versions.Freshness(projection.OwnedKey(kind, name))}
+		}
+		services = append(services, owned("Service", vm.Name))
+		secrets = append(secrets, owned("Secret", projection.CloudInitSecretName(vm.Name)), owned("Secret", projection.SSHKeysSecretName(vm.Name)))
+		vmis = append(vmis, wanted{namespace: vm.Namespace, name: vm.Name})
+		if it := instanceTypeName(vm); it != "" && !seenTypes[it] {
+			seenTypes[it] = true
+			types = append(types, wanted{name: it})
+		}
+	}
+	j := newJoins()
 	reads, ctx := errgroup.WithContext(ctx)
-	reads.Go(func() (err error) {
-		svc, err = optional(v.Kube.CoreV1().Services(ns).Get(ctx, vm.Name, metav1.GetOptions{}))
-		return err
-	})
-	reads.Go(func() (err error) {
-		cloudInit, err = optional(v.Kube.CoreV1().Secrets(ns).Get(ctx, projection.CloudInitSecretName(vm.Name), metav1.GetOptions{}))
-		return err
-	})
-	reads.Go(func() (err error) {
-		sshKeys, err = optional(v.Kube.CoreV1().Secrets(ns).Get(ctx, projection.SSHKeysSecretName(vm.Name), metav1.GetOptions{}))
-		return err
-	})
-	reads.Go(func() (err error) {
-		vmi, err = optional(v.KubeVirt.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, vm.Name, metav1.GetOptions{}))
-		return err
-	})
-	reads.Go(func() (err error) {
-		spec, err = v.instanceTypeSpec(ctx, instanceTypeName(vm))
-		return err
-	})
+	reads.Go(func() error { return v.joined.services.read(ctx, namespace, services, j.services) })
+	reads.Go(func() error { return v.joined.secrets.read(ctx, namespace, secrets, j.secrets) })
+	reads.Go(func() error { return v.joined.vmis.read(ctx, namespace, vmis, j.vmis) })
+	reads.Go(func() error { return v.joined.instancetypes.read(ctx, "", types, j.instancetypes) })
 	if err := reads.Wait(); err != nil {
 		return nil, err
 	}
-	j := newJoins()
-	j.services[key(ns, vm.Name)] = svc
-	j.secrets[key(ns, projection.CloudInitSecretName(vm.Name))] = cloudInit
-	j.secrets[key(ns, projection.SSHKeysSecretName(vm.Name))] = sshKeys
-	j.vmis[key(ns, vm.Name)] = vmi
-	j.instancetypes[instanceTypeName(vm)] = spec
 	return j, nil
 }
 
@@ -115,72 +109,11 @@ func optional[T any](obj *T, err error) (*T, error) {
 	return obj, nil
 }
 
-// readJoins reads the joined objects of every VMInstance in namespace ("" for
-// all) with one list per kind. Services and Secrets hold spec fields and are
-// read consistently. VMIs and instance types only feed status and come from
-// kube-apiserver's watch cache (resourceVersion "0"): a consistent list waits
-// for the cache to catch up with etcd's latest revision, up to 100 ms after
-// any write in the cluster, per kind.
-func (v *virtualMachines) readJoins(ctx context.Context, namespace string) (*joins, error) {
-	j := newJoins()
-	selector := metav1.ListOptions{LabelSelector: projection.InstanceLabel}
-	cached := metav1.ListOptions{LabelSelector: projection.InstanceLabel, ResourceVersion: "0"}
-	// The lists run at once; each fills a map of its own.
-	reads, ctx := errgroup.WithContext(ctx)
-	reads.Go(func() error {
-		services, err := v.Kube.CoreV1().Services(namespace).List(ctx, selector)
-		if err != nil {
-			return err
-		}
-		for i := range services.Items {
-			s := &services.Items[i]
-			j.services[key(s.Namespace, s.Name)] = s
-		}
-		return nil
-	})
-	reads.Go(func() error {
-		secrets, err := v.Kube.CoreV1().Secrets(namespace).List(ctx, selector)
-		if err != nil {
-			return err
-		}
-		for i := range secrets.Items {
-			s := &secrets.Items[i]
-			j.secrets[key(s.Namespace, s.Name)] = s
-		}
-		return nil
-	})
-	reads.Go(func() error {
-		vmis, err := optional(v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).List(ctx, cached))
-		if vmis == nil {
-			return err
-		}
-		for i := range vmis.Items {
-			vmi := &vmis.Items[i]
-			j.vmis[key(vmi.Namespace, vmi.Name)] = vmi
-		}
-		return nil
-	})
-	reads.Go(func() error {
-		types, err := optional(v.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes().List(ctx, metav1.ListOptions{ResourceVersion: "0"}))
-		if types == nil {
-			return err
-		}
-		for i := range types.Items {
-			j.instancetypes[types.Items[i].Name] = &types.Items[i].Spec
-		}
-		return nil
-	})
-	if err := reads.Wait(); err != nil {
-		return nil, err
-	}
-	return j, nil
-}
-
 func newJoins() *joins {
 	return &joins{
 		services:      map[string]*corev1.Service{},
 		secrets:       map[string]*corev1.Secret{},
 		vmis:          map[string]*kubevirtv1.VirtualMachineInstance{},
-		instancetypes: map[string]*instancetypev1beta1.VirtualMachineInstancetypeSpec{},
+		instancetypes: map[string]*instancetypev1beta1.VirtualMachineClusterInstancetype{},
 	}
 }

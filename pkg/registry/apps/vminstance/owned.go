@@ -3,6 +3,7 @@ package vminstance
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -25,8 +26,8 @@ type ownedObject struct {
 	name    string
 	desired metav1.Object
 	get     func(ctx context.Context) (metav1.Object, error)
-	create  func(ctx context.Context, obj metav1.Object, dryRun []string) error
-	update  func(ctx context.Context, obj metav1.Object, dryRun []string) error
+	create  func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error)
+	update  func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error)
 	delete  func(ctx context.Context, current metav1.Object, dryRun []string) error
 	// merge is current with the desired content (and owner) in place, what
 	// the cluster allocated kept.
@@ -36,21 +37,16 @@ type ownedObject struct {
 func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanceBackend) []ownedObject {
 	services := v.Kube.CoreV1().Services(namespace)
 	secrets := v.Kube.CoreV1().Secrets(namespace)
-	// The Service comes first: it is the write most likely to fail (an
-	// exhausted node port or address pool), and then nothing else was
-	// written yet.
 	svc := ownedObject{
 		kind: "Service", name: b.VM.Name,
 		get: func(ctx context.Context) (metav1.Object, error) {
 			return services.Get(ctx, b.VM.Name, metav1.GetOptions{})
 		},
-		create: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
-			_, err := services.Create(ctx, obj.(*corev1.Service), metav1.CreateOptions{DryRun: dryRun})
-			return err
+		create: func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error) {
+			return services.Create(ctx, obj.(*corev1.Service), metav1.CreateOptions{DryRun: dryRun})
 		},
-		update: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
-			_, err := services.Update(ctx, obj.(*corev1.Service), metav1.UpdateOptions{DryRun: dryRun})
-			return err
+		update: func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error) {
+			return services.Update(ctx, obj.(*corev1.Service), metav1.UpdateOptions{DryRun: dryRun})
 		},
 		delete: func(ctx context.Context, current metav1.Object, dryRun []string) error {
 			return services.Delete(ctx, current.GetName(), deleteExactly(current, dryRun))
@@ -87,13 +83,11 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 		o := ownedObject{
 			kind: "Secret", name: s.name,
 			get: func(ctx context.Context) (metav1.Object, error) { return secrets.Get(ctx, s.name, metav1.GetOptions{}) },
-			create: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
-				_, err := secrets.Create(ctx, obj.(*corev1.Secret), metav1.CreateOptions{DryRun: dryRun})
-				return err
+			create: func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error) {
+				return secrets.Create(ctx, obj.(*corev1.Secret), metav1.CreateOptions{DryRun: dryRun})
 			},
-			update: func(ctx context.Context, obj metav1.Object, dryRun []string) error {
-				_, err := secrets.Update(ctx, obj.(*corev1.Secret), metav1.UpdateOptions{DryRun: dryRun})
-				return err
+			update: func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error) {
+				return secrets.Update(ctx, obj.(*corev1.Secret), metav1.UpdateOptions{DryRun: dryRun})
 			},
 			delete: func(ctx context.Context, current metav1.Object, dryRun []string) error {
 				return secrets.Delete(ctx, s.name, deleteExactly(current, dryRun))
@@ -129,8 +123,10 @@ type ownedStep struct {
 	object ownedObject
 	// before is the object as read (nil: absent).
 	before metav1.Object
-	// done is set once the step was written, for the rollback.
-	done bool
+	// done is set once the step was written, for the rollback; after is
+	// the object as written (nil: deleted).
+	done  bool
+	after metav1.Object
 }
 
 // changes tells whether the step writes anything, with owner as the
@@ -145,7 +141,7 @@ func (s *ownedStep) changes(owner metav1.OwnerReference) bool {
 	return !equality.Semantic.DeepEqual(s.object.merge(s.before, owner), s.before)
 }
 
-// planOwned reads the owned objects of b and decides their writes: those
+// planOwned reads the owned objects of b (at once) and decides their writes: those
 // whose content is already as desired are not written again, so that their
 // resourceVersions stay. A name
 // taken by an object that does not carry the VMInstance's label is a 409
@@ -155,8 +151,20 @@ func (s *ownedStep) changes(owner metav1.OwnerReference) bool {
 func (v *virtualMachines) planOwned(ctx context.Context, namespace string, b *projection.VMInstanceBackend) ([]*ownedStep, error) {
 	var steps []*ownedStep
 	owner := ownerReference(b.VM)
-	for _, o := range v.ownedObjects(namespace, b) {
-		current, err := o.get(ctx)
+	objects := v.ownedObjects(namespace, b)
+	currents := make([]metav1.Object, len(objects))
+	errs := make([]error, len(objects))
+	var reads sync.WaitGroup
+	for i, o := range objects {
+		reads.Add(1)
+		go func() {
+			defer reads.Done()
+			currents[i], errs[i] = o.get(ctx)
+		}()
+	}
+	reads.Wait()
+	for i, o := range objects {
+		current, err := currents[i], errs[i]
 		switch {
 		case apierrors.IsNotFound(err):
 			current = nil
@@ -177,28 +185,63 @@ func (v *virtualMachines) planOwned(ctx context.Context, namespace string, b *pr
 	return steps, nil
 }
 
-// writeOwned carries out the steps for vm.
+// writeOwned carries out the steps for vm, all at once: they write
+// different objects, and a failed one leaves the others to the rollback,
+// which undoes those done. A write is never cancelled half-way, so that done
+// says exactly what was written.
 func writeOwned(ctx context.Context, vm *kubevirtv1.VirtualMachine, steps []*ownedStep, dryRun []string) error {
 	owner := ownerReference(vm)
-	for _, s := range steps {
-		o := s.object
-		var err error
-		switch {
-		case s.before == nil:
-			obj := o.merge(o.desired, owner)
-			obj.SetResourceVersion("")
-			err = o.create(ctx, obj, dryRun)
-		case o.desired == nil:
-			err = o.delete(ctx, s.before, dryRun)
-		default:
-			err = o.update(ctx, o.merge(s.before, owner), dryRun)
-		}
+	failures := make([]error, len(steps))
+	var writes sync.WaitGroup
+	for i, s := range steps {
+		writes.Add(1)
+		go func() {
+			defer writes.Done()
+			o := s.object
+			var err error
+			switch {
+			case s.before == nil:
+				obj := o.merge(o.desired, owner)
+				obj.SetResourceVersion("")
+				s.after, err = o.create(ctx, obj, dryRun)
+			case o.desired == nil:
+				err = o.delete(ctx, s.before, dryRun)
+			default:
+				s.after, err = o.update(ctx, o.merge(s.before, owner), dryRun)
+			}
+			if err != nil {
+				failures[i] = &ownedWriteFailure{object: o, err: err}
+				return
+			}
+			s.done = true
+		}()
+	}
+	writes.Wait()
+	for _, err := range failures {
 		if err != nil {
-			return &ownedWriteFailure{object: o, err: err}
+			return err
 		}
-		s.done = true
 	}
 	return nil
+}
+
+// ownedVersions is the record of the owned objects' versions after steps
+// were written over the record of earlier writes (OwnedVersionsAnnotation).
+func ownedVersions(earlier *metav1.ObjectMeta, steps []*ownedStep) projection.OwnedVersions {
+	versions := projection.OwnedVersionsOf(earlier)
+	for _, s := range steps {
+		key := projection.OwnedKey(s.object.kind, s.object.name)
+		switch {
+		case s.after == nil:
+			versions[key] = ""
+		case s.after.GetResourceVersion() != "":
+			versions[key] = s.after.GetResourceVersion()
+		default:
+			// Nothing to compare with: the cache's copy will do.
+			delete(versions, key)
+		}
+	}
+	return versions
 }
 
 // ownedWriteFailure is the write of one owned object that failed.
@@ -229,7 +272,7 @@ func rollBackOwned(ctx context.Context, steps []*ownedStep) []error {
 			restored.SetUID("")
 			restored.SetCreationTimestamp(metav1.Time{})
 			restored.SetManagedFields(nil)
-			err = o.create(ctx, restored, nil)
+			_, err = o.create(ctx, restored, nil)
 		case apierrors.IsNotFound(err):
 			err = nil
 		case err != nil:
@@ -238,7 +281,7 @@ func rollBackOwned(ctx context.Context, steps []*ownedStep) []error {
 		default:
 			restored := copyOf(s.before)
 			restored.SetResourceVersion(now.GetResourceVersion())
-			err = o.update(ctx, restored, nil)
+			_, err = o.update(ctx, restored, nil)
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
 			failed = append(failed, fmt.Errorf("%s %s: %w", o.kind, o.name, err))

@@ -58,9 +58,10 @@ func (v *virtualMachines) WriteInProgress(vm *kubevirtv1.VirtualMachine) bool {
 	return checkNoWriteInProgress(vm, time.Now()) != nil
 }
 
-// clearWriteMarker removes marker from the VM once its write is complete,
-// retrying when KubeVirt updated the VM's status meanwhile.
-func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string) (*kubevirtv1.VirtualMachine, error) {
+// clearWriteMarker removes marker from the VM once its write is complete
+// and records the versions the write left the owned objects at, retrying
+// when KubeVirt updated the VM's status meanwhile.
+func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string, versions projection.OwnedVersions) (*kubevirtv1.VirtualMachine, error) {
 	vms := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
 	current := vm
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -75,6 +76,7 @@ func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.V
 		}
 		next := current.DeepCopy()
 		delete(next.Annotations, projection.WriteInProgressAnnotation)
+		versions.Record(&next.ObjectMeta)
 		updated, err := vms.Update(ctx, next, metav1.UpdateOptions{})
 		if err != nil {
 			current = nil

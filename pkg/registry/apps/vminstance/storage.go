@@ -3,6 +3,7 @@ package vminstance
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
@@ -30,15 +32,16 @@ type Store = projected.Store[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMach
 
 // NewREST returns the VMInstance storage; events records what it does on
 // the VMInstances.
-func NewREST(clients backend.Clients, profiles catalogue.Catalogue, events record.EventRecorder, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+func NewREST(clients backend.Clients, opts Options, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        &virtualMachines{Clients: clients, profiles: profiles, events: events},
+		Resource: &virtualMachines{Clients: clients, profiles: opts.Profiles, events: opts.Events,
+			joined: opts.Joined, loadBalancerNodePorts: opts.AllocateLoadBalancerNodePorts},
 		PublicResource:  apps.Resource("vminstances"),
 		SingularName:    "vminstance",
 		Kind:            projection.VMInstanceKind,
 		BackendResource: VirtualMachines,
 		BackendProvider: "KubeVirt",
-		Availability:    availability,
+		Availability:    opts.Availability,
 		Clients:         clients,
 		FieldSet:        fieldSet,
 		NewFunc:         func() runtime.Object { return &apps.VMInstance{} },
@@ -50,11 +53,28 @@ func NewREST(clients backend.Clients, profiles catalogue.Catalogue, events recor
 	}
 }
 
+// Options are what VMInstance storage needs besides the backend clients.
+type Options struct {
+	// Profiles is the catalogue spec.instanceProfile names.
+	Profiles catalogue.Catalogue
+	// Events records what writes did on the VMInstances.
+	Events       record.EventRecorder
+	Availability *backend.Availability
+	// Joined holds the joined objects in memory; the server runs it.
+	Joined *JoinCache
+	// AllocateLoadBalancerNodePorts is the VMInstance Services'
+	// spec.allocateLoadBalancerNodePorts: false leaves node ports to
+	// load balancers that need them.
+	AllocateLoadBalancerNodePorts bool
+}
+
 // virtualMachines reads and writes the backend objects of each VMInstance.
 type virtualMachines struct {
 	backend.Clients
-	profiles catalogue.Catalogue
-	events   record.EventRecorder
+	profiles              catalogue.Catalogue
+	events                record.EventRecorder
+	joined                *JoinCache
+	loadBalancerNodePorts bool
 }
 
 func (v *virtualMachines) Client(namespace string) projected.Client[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList] {
@@ -66,7 +86,7 @@ func (*virtualMachines) Items(list *kubevirtv1.VirtualMachineList) []*kubevirtv1
 }
 
 func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMachine) (runtime.Object, error) {
-	j, err := v.readJoinsOf(ctx, vm)
+	j, err := v.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +101,7 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 	if len(vms) == 0 {
 		return nil, nil
 	}
-	j, err := v.readJoins(ctx, namespace)
+	j, err := v.joinsOf(ctx, namespace, vms)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +122,7 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 // instead of the live ones (the live Service's status stays: a load
 // balancer's address would not change).
 func (v *virtualMachines) ProjectDryRun(ctx context.Context, vm *kubevirtv1.VirtualMachine, written runtime.Object) (runtime.Object, error) {
-	j, err := v.readJoinsOf(ctx, vm)
+	j, err := v.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +132,7 @@ func (v *virtualMachines) ProjectDryRun(ctx context.Context, vm *kubevirtv1.Virt
 	if b.Service != nil && live != nil {
 		b.Service.Status = live.Status
 	}
-	return projection.VMInstanceFrom(b, j.instancetypes[instanceTypeName(vm)])
+	return projection.VMInstanceFrom(b, j.instanceTypeSpec(vm))
 }
 
 var _ projected.DryRunProjector[*kubevirtv1.VirtualMachine] = &virtualMachines{}
@@ -173,18 +193,36 @@ func (v *virtualMachines) Update(ctx context.Context, obj runtime.Object, curren
 
 // prepareWrite resolves and checks everything a write needs before the
 // first backend write: what the spec refers to, the DataVolume names of new
-// inline disks, and the owned objects' names and current versions.
+// inline disks (both read at once; a 422 about the spec is reported before
+// a 409 about names), and the owned objects' names and current versions.
 func (v *virtualMachines) prepareWrite(ctx context.Context, inst *apps.VMInstance, current *kubevirtv1.VirtualMachine) (*projection.VMInstanceBackend, []*ownedStep, error) {
-	inputs, err := v.resolveInputs(ctx, inst, current)
-	if err != nil {
-		return nil, nil, err
+	var inputs projection.VMInstanceInputs
+	var inputsErr, namesErr error
+	var checks sync.WaitGroup
+	checks.Add(2)
+	go func() {
+		defer checks.Done()
+		inputs, inputsErr = v.resolveInputs(ctx, inst, current)
+	}()
+	go func() {
+		defer checks.Done()
+		namesErr = v.checkDataVolumeNames(ctx, inst, current)
+	}()
+	checks.Wait()
+	if inputsErr != nil {
+		return nil, nil, inputsErr
+	}
+	if namesErr != nil {
+		return nil, nil, namesErr
 	}
 	desired, err := projection.VMInstanceBackendFor(inst, current, inputs)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.checkDataVolumeNames(ctx, inst, current); err != nil {
-		return nil, nil, err
+	if desired.Service != nil && !v.loadBalancerNodePorts {
+		// Set on create only: an existing Service keeps the node ports it
+		// has (planOwned merges into it).
+		desired.Service.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
 	}
 	steps, err := v.planOwned(ctx, inst.Namespace, desired)
 	if err != nil {
@@ -219,7 +257,7 @@ func (v *virtualMachines) finishWrite(ctx context.Context, vm, before *kubevirtv
 		if marker == "" {
 			return vm, nil
 		}
-		return v.clearWriteMarker(ctx, vm, marker)
+		return v.clearWriteMarker(ctx, vm, marker, ownedVersions(&vm.ObjectMeta, steps))
 	}
 	failure, ok := err.(*ownedWriteFailure)
 	if !ok {

@@ -2,6 +2,7 @@ package vminstance
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,14 +32,20 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	}
 	opts = v.WatchOptions(opts)
 	opts.AllowWatchBookmarks = true
-	starts := map[string]projected.StartWatch{
-		"services":                v.Kube.CoreV1().Services(namespace).Watch,
-		"secrets":                 v.Kube.CoreV1().Secrets(namespace).Watch,
-		"virtualmachineinstances": v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch,
+	starts := map[string]struct {
+		start projected.StartWatch
+		// cached is the join cache's copy of the kind, which the
+		// projection of the change reads.
+		cached awaitFresh
+	}{
+		"services":                {v.Kube.CoreV1().Services(namespace).Watch, v.joined.services.awaitFresh},
+		"secrets":                 {v.Kube.CoreV1().Secrets(namespace).Watch, v.joined.secrets.awaitFresh},
+		"virtualmachineinstances": {v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch, v.joined.vmis.awaitFresh},
 	}
 	out := make(chan projected.JoinedChange)
 	var running sync.WaitGroup
-	for resource, start := range starts {
+	for resource, kind := range starts {
+		start := kind.start
 		w, err := start(ctx, opts)
 		if apierrors.IsNotFound(err) {
 			// Not served right now (a CRD being replaced): RunResuming
@@ -51,7 +58,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			forwardJoined(ctx, resource, start, w, opts, out)
+			forwardJoined(ctx, resource, start, w, opts, kind.cached, out)
 		}()
 	}
 	go func() {
@@ -61,10 +68,14 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	return out, opts.ResourceVersion, nil
 }
 
+// awaitFresh waits until the join cache holds an object as new as fresh.
+type awaitFresh func(ctx context.Context, namespace, name string, fresh projection.Freshness) (bool, error)
+
 // forwardJoined sends the VMInstance of each event of a joined watch, which
 // resumes by itself, until ctx ends; a watch that cannot go on sends its
-// failure and stops.
-func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, out chan<- projected.JoinedChange) {
+// failure and stops. A change is sent once the join cache shows it, since
+// the VMInstance is projected from the cache.
+func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, cached awaitFresh, out chan<- projected.JoinedChange) {
 	events := make(chan watch.Event)
 	go func() {
 		defer close(events)
@@ -87,8 +98,26 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		if name == "" {
 			continue
 		}
+		fresh := projection.FreshnessOf(obj.GetResourceVersion())
+		if event.Type == watch.Deleted {
+			fresh = projection.Freshness{Known: true, Absent: true}
+		}
+		ok, err := cached(ctx, obj.GetNamespace(), obj.GetName(), fresh)
+		if err != nil {
+			return // ctx ended
+		}
+		if !ok {
+			// The cache fell behind: the client lists again, from a
+			// projection that reads what it lacks live.
+			projected.Send(ctx, out, projected.JoinedChange{Failure: cacheBehind(resource)})
+			return
+		}
 		if !projected.Send(ctx, out, projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
 			return
 		}
 	}
+}
+
+func cacheBehind(resource string) *metav1.Status {
+	return &apierrors.NewResourceExpired(fmt.Sprintf("vm-apiserver's cache of %s fell behind the watch; list again", resource)).ErrStatus
 }

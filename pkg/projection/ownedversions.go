@@ -1,0 +1,87 @@
+package projection
+
+import (
+	"encoding/json"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// OwnedVersionsAnnotation records on the VM, for each owned object a write
+// changed ("Service/web", "Secret/web-ssh-keys"), the resourceVersion the
+// write left it at, "" when it left none. The last VM write of every
+// VMInstance write carries it, so a replica that serves the VMInstance from
+// cached Services and Secrets knows how new its cache must be to show that
+// write, whichever replica made it.
+const OwnedVersionsAnnotation = ReservedPrefix + "owned-versions"
+
+// OwnedVersions are the recorded versions of a VM's owned objects by
+// "Kind/name"; an object not in them has no recorded version.
+type OwnedVersions map[string]string
+
+// OwnedKey names an owned object in OwnedVersions.
+func OwnedKey(kind, name string) string { return kind + "/" + name }
+
+// OwnedVersionsOf reads the versions recorded on meta; an unreadable record
+// counts as none.
+func OwnedVersionsOf(meta *metav1.ObjectMeta) OwnedVersions {
+	out := OwnedVersions{}
+	if raw, ok := meta.Annotations[OwnedVersionsAnnotation]; ok {
+		_ = json.Unmarshal([]byte(raw), &out)
+	}
+	return out
+}
+
+// Record sets the recorded versions on meta.
+func (v OwnedVersions) Record(meta *metav1.ObjectMeta) {
+	raw, _ := json.Marshal(v)
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[OwnedVersionsAnnotation] = string(raw)
+}
+
+// Freshness is how new a cached copy of an owned object must be to show
+// the last write: unknown (any copy will do), absent, or at least a
+// resourceVersion.
+type Freshness struct {
+	Known   bool
+	Absent  bool
+	Version uint64
+}
+
+// Freshness is what the record says of the object key.
+func (v OwnedVersions) Freshness(key string) Freshness {
+	rv, ok := v[key]
+	if !ok {
+		return Freshness{}
+	}
+	return FreshnessOf(rv)
+}
+
+// FreshnessOf is the freshness a resourceVersion asks for ("": absent).
+// Versions that are not revisions cannot be compared and ask for nothing.
+func FreshnessOf(rv string) Freshness {
+	if rv == "" {
+		return Freshness{Known: true, Absent: true}
+	}
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return Freshness{}
+	}
+	return Freshness{Known: true, Version: n}
+}
+
+// SatisfiedBy tells whether a cached copy (nil: none) is new enough.
+func (f Freshness) SatisfiedBy(cached metav1.Object) bool {
+	switch {
+	case !f.Known:
+		return true
+	case cached == nil:
+		return f.Absent
+	case f.Absent:
+		return false
+	}
+	n, err := strconv.ParseUint(cached.GetResourceVersion(), 10, 64)
+	return err != nil || n >= f.Version
+}

@@ -1,0 +1,49 @@
+package projection
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestOwnedVersionsRoundTrip(t *testing.T) {
+	var meta metav1.ObjectMeta
+	OwnedVersions{OwnedKey("Service", "web"): "12", OwnedKey("Secret", "web-ssh-keys"): ""}.Record(&meta)
+	got := OwnedVersionsOf(&meta)
+	if got["Service/web"] != "12" || got["Secret/web-ssh-keys"] != "" || len(got) != 2 {
+		t.Fatalf("read back %v", got)
+	}
+	if _, err := PublicMeta(&meta); err != nil || !IsReservedKey(OwnedVersionsAnnotation) {
+		t.Fatalf("the record must be a reserved, hidden annotation: %v", err)
+	}
+}
+
+func TestFreshness(t *testing.T) {
+	at := func(rv string) metav1.Object {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}}
+	}
+	versions := OwnedVersions{"Service/web": "12", "Secret/gone": ""}
+	for _, c := range []struct {
+		name   string
+		key    string
+		cached metav1.Object
+		want   bool
+	}{
+		{"older copy", "Service/web", at("11"), false},
+		{"same version", "Service/web", at("12"), true},
+		{"newer copy", "Service/web", at("40"), true},
+		{"missing copy of a written object", "Service/web", nil, false},
+		{"deleted and gone", "Secret/gone", nil, true},
+		{"deleted but still cached", "Secret/gone", at("3"), false},
+		{"nothing recorded", "Secret/other", nil, true},
+		{"nothing recorded, cached", "Secret/other", at("1"), true},
+	} {
+		if got := versions.Freshness(c.key).SatisfiedBy(c.cached); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+	if OwnedVersionsOf(&metav1.ObjectMeta{Annotations: map[string]string{OwnedVersionsAnnotation: "not json"}}).Freshness("Service/web").Known {
+		t.Error("an unreadable record must ask for nothing")
+	}
+}

@@ -1,0 +1,200 @@
+package vminstance
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+// freshnessWait is how long a read waits for a cached object to reach the
+// version it needs before reading it from kube-apiserver instead. The
+// informers are normally milliseconds behind.
+const freshnessWait = 3 * time.Second
+
+// liveReadsAtOnce bounds the live reads one request makes when the cache
+// cannot answer.
+const liveReadsAtOnce = 8
+
+// wanted is one joined object a read needs, and how new its copy must be.
+type wanted struct {
+	namespace, name string
+	fresh           projection.Freshness
+}
+
+// cachedKind is one joined kind held in memory by a shared informer, with
+// how to read it from kube-apiserver while the informer has not synced (or
+// its kind is not served) and when its copy of an object is too old.
+type cachedKind[T metav1.Object] struct {
+	informer cache.SharedIndexInformer
+	changed  *broadcast
+	// wait is how long a read waits for the cache (freshnessWait).
+	wait time.Duration
+	// get reads one object live; found is false for a missing object (or
+	// kind).
+	get func(ctx context.Context, namespace, name string) (obj T, found bool, err error)
+	// list reads every object of the kind that carries the instance label
+	// in namespace ("" for all) live.
+	list func(ctx context.Context, namespace string) ([]T, error)
+}
+
+// read puts the wanted objects that exist into out, by namespace/name:
+// from the cache once it has synced and holds them as new as wanted, else
+// from kube-apiserver (one list for many objects before the sync).
+func (k *cachedKind[T]) read(ctx context.Context, namespace string, want []wanted, out map[string]T) error {
+	if len(want) == 0 {
+		return nil
+	}
+	if !k.informer.HasSynced() {
+		if len(want) > 1 {
+			items, err := k.list(ctx, namespace)
+			if err != nil {
+				return err
+			}
+			for _, obj := range items {
+				out[key(obj.GetNamespace(), obj.GetName())] = obj
+			}
+			return nil
+		}
+		return k.readLive(ctx, want, out)
+	}
+	stale, err := k.readCached(ctx, want, out)
+	if err != nil {
+		return err
+	}
+	return k.readLive(ctx, stale, out)
+}
+
+// readCached reads want from the cache, waiting up to k.wait for
+// copies that are too old; it returns those still too old then.
+func (k *cachedKind[T]) readCached(ctx context.Context, want []wanted, out map[string]T) ([]wanted, error) {
+	timeout := time.NewTimer(k.wait)
+	defer timeout.Stop()
+	pending := want
+	for {
+		// Taken before looking, so that a change in between is not missed.
+		changed := k.changed.next()
+		var stale []wanted
+		for _, w := range pending {
+			obj, ok := k.cached(w.namespace, w.name)
+			if !w.fresh.SatisfiedBy(objectOrNil(obj, ok)) {
+				stale = append(stale, w)
+				continue
+			}
+			if ok {
+				out[key(w.namespace, w.name)] = obj
+			}
+		}
+		if len(stale) == 0 {
+			return nil, nil
+		}
+		pending = stale
+		select {
+		case <-changed:
+		case <-timeout.C:
+			klog.V(2).InfoS("Cached objects behind the versions a read needs; reading them from kube-apiserver", "count", len(stale))
+			return stale, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// awaitFresh waits up to k.wait until the cache's copy of one object
+// is as new as fresh (or the cache is not in use); false when it is not.
+func (k *cachedKind[T]) awaitFresh(ctx context.Context, namespace, name string, fresh projection.Freshness) (bool, error) {
+	if !k.informer.HasSynced() {
+		return true, nil
+	}
+	stale, err := k.readCached(ctx, []wanted{{namespace: namespace, name: name, fresh: fresh}}, map[string]T{})
+	return len(stale) == 0, err
+}
+
+func (k *cachedKind[T]) cached(namespace, name string) (T, bool) {
+	var zero T
+	storeKey := name
+	if namespace != "" {
+		storeKey = namespace + "/" + name
+	}
+	item, ok, err := k.informer.GetIndexer().GetByKey(storeKey)
+	if err != nil || !ok {
+		return zero, false
+	}
+	obj, ok := item.(T)
+	return obj, ok
+}
+
+func (k *cachedKind[T]) readLive(ctx context.Context, want []wanted, out map[string]T) error {
+	var mu sync.Mutex
+	reads, ctx := errgroup.WithContext(ctx)
+	reads.SetLimit(liveReadsAtOnce)
+	for _, w := range want {
+		reads.Go(func() error {
+			obj, found, err := k.get(ctx, w.namespace, w.name)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !found {
+				delete(out, key(w.namespace, w.name))
+			} else {
+				out[key(w.namespace, w.name)] = obj
+			}
+			return nil
+		})
+	}
+	return reads.Wait()
+}
+
+// objectOrNil is obj as a metav1.Object, nil when absent.
+func objectOrNil[T metav1.Object](obj T, ok bool) metav1.Object {
+	if !ok {
+		return nil
+	}
+	return obj
+}
+
+// liveGet adapts a typed Get in a namespace to cachedKind.get.
+func liveGet[T metav1.Object](get func(namespace string) func(ctx context.Context, name string, opts metav1.GetOptions) (T, error)) func(ctx context.Context, namespace, name string) (T, bool, error) {
+	return func(ctx context.Context, namespace, name string) (T, bool, error) {
+		var zero T
+		obj, err := get(namespace)(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return zero, false, nil
+		}
+		if err != nil {
+			return zero, false, err
+		}
+		return obj, true, nil
+	}
+}
+
+// broadcast wakes every waiter when a cached kind changes.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+// next is closed at the next change.
+func (b *broadcast) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
