@@ -10,6 +10,8 @@
 //	BENCH_SCALES      VMInstance counts to reach in turn (default "50")
 //	BENCH_ITERATIONS  iterations of every figure (default: per figure)
 //	BENCH_OUTPUT      where to write the table (default: a temporary file)
+//	BENCH_PROFILE_DIR where to save vm-apiserver's CPU and heap profiles
+//	                  (default: none taken)
 //
 // `make bench` runs it at 1,000 and 10,000; `make test` once at 50 with two
 // iterations so that it keeps working. It asserts no timing: it fails only
@@ -103,11 +105,12 @@ type config struct {
 	// iterations overrides every figure's iteration count when above 0.
 	iterations int
 	output     string
+	profileDir string
 }
 
 func readConfig(t *testing.T) config {
 	t.Helper()
-	c := config{output: os.Getenv("BENCH_OUTPUT")}
+	c := config{output: os.Getenv("BENCH_OUTPUT"), profileDir: os.Getenv("BENCH_PROFILE_DIR")}
 	scales := os.Getenv("BENCH_SCALES")
 	if scales == "" {
 		scales = "50"

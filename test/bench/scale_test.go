@@ -31,6 +31,7 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	prof := newProfiler(t, cfg.profileDir)
 	p := &population{c: c}
 	var results []*scaleResult
 	for _, n := range cfg.scales {
@@ -47,19 +48,20 @@ func TestScale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		prof.heap(t, fmt.Sprintf("%d-heap", n))
 
 		begin = time.Now()
 		for _, measure := range []struct {
-			name string
-			run  func()
+			name, file string
+			run        func()
 		}{
-			{"LIST and GET", func() { measureRequests(t, c, cfg, n, res) }},
-			{"watch", func() { measureWatch(t, c, cfg, n, res) }},
-			{"informers", func() { measureInformers(t, c, cfg, n, res) }},
-			{"CREATE", func() { measureCreates(t, p, cfg, n, res) }},
+			{"LIST and GET", "requests", func() { measureRequests(t, c, cfg, n, res) }},
+			{"watch", "watch", func() { measureWatch(t, c, cfg, n, res) }},
+			{"informers", "informers", func() { measureInformers(t, c, cfg, n, res) }},
+			{"CREATE", "create", func() { measureCreates(t, p, cfg, n, res) }},
 		} {
 			figureStart := time.Now()
-			measure.run()
+			prof.during(t, fmt.Sprintf("%d-%s", n, measure.file), measure.run)
 			t.Logf("%d VMInstances: %s measured in %s", n, measure.name, time.Since(figureStart).Round(time.Millisecond))
 		}
 		res.elapsed = time.Since(begin)
@@ -74,6 +76,9 @@ func TestScale(t *testing.T) {
 		}
 		res.add(memoryRow(n, serverIdle, serverMax, kasIdle, kasMax, empty))
 		res.note("RSS: vm-apiserver %s before any VMInstance; after populating and at the peak (sampled every 100 ms while populating and measuring) against kube-apiserver's. Per VMInstance: (after populating − before any) / N.", mib(empty))
+		if prof != nil {
+			res.note("Profiled (which slows vm-apiserver a little): CPU profiles of each figure group and the heap after populating in %s, %d-*.pprof, with -top summaries in %d-*.txt.", prof.dir, n, n)
+		}
 		results = append(results, res)
 		writeReport(t, cfg, results, started)
 	}

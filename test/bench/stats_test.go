@@ -86,12 +86,16 @@ func duration(d time.Duration) string {
 	}
 }
 
-// mib prints a size in MiB, or KiB below one MiB.
+// mib prints a size in MiB, or KiB below one MiB and GiB from one GiB.
 func mib(bytes int64) string {
-	if bytes < 1<<20 {
+	switch {
+	case bytes < 1<<20:
 		return fmt.Sprintf("%.1f KiB", float64(bytes)/(1<<10))
+	case bytes >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(bytes)/(1<<30))
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
 	}
-	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
 }
 
 func ratio(projected, native time.Duration) float64 {
