@@ -67,6 +67,8 @@ func New(clients backend.Clients) *Controller {
 			return clients.KubeVirt.KubevirtV1().VirtualMachines("").Watch(ctx, opts)
 		},
 	}, clients.KubeVirt), &kubevirtv1.VirtualMachine{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	_ = c.disks.SetTransform(withoutManagedFields)
+	_ = c.instances.SetTransform(attachmentsOnly)
 	return c
 }
 

@@ -1,0 +1,46 @@
+package diskprotection
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+)
+
+// The informers hold every VMInstance VM and VMDisk DataVolume of the
+// cluster; they keep only what the controller reads, so that memory grows
+// by little per object.
+
+// attachmentsOnly keeps of a VM its identity and which DataVolumes it
+// attaches (projection.AttachedVMDisks). The controller never writes VMs.
+func attachmentsOnly(obj any) (any, error) {
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	if !ok {
+		return obj, nil
+	}
+	out := &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{
+		Name: vm.Name, Namespace: vm.Namespace, UID: vm.UID, ResourceVersion: vm.ResourceVersion,
+	}}
+	for _, t := range vm.Spec.DataVolumeTemplates {
+		out.Spec.DataVolumeTemplates = append(out.Spec.DataVolumeTemplates, kubevirtv1.DataVolumeTemplateSpec{ObjectMeta: metav1.ObjectMeta{Name: t.Name}})
+	}
+	if vm.Spec.Template != nil {
+		out.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
+		for _, v := range vm.Spec.Template.Spec.Volumes {
+			if v.DataVolume != nil {
+				out.Spec.Template.Spec.Volumes = append(out.Spec.Template.Spec.Volumes, kubevirtv1.Volume{
+					Name: v.Name, VolumeSource: kubevirtv1.VolumeSource{DataVolume: v.DataVolume},
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
+// withoutManagedFields drops a DataVolume's managedFields, which the
+// controller never reads; an update without them keeps the stored ones.
+func withoutManagedFields(obj any) (any, error) {
+	if dv, ok := obj.(*cdiv1.DataVolume); ok {
+		dv.ManagedFields = nil
+	}
+	return obj, nil
+}
