@@ -59,6 +59,9 @@ type row struct {
 	ratio50, ratio99         string
 	target, verdict          string
 	samples                  int
+	// headline is the absolute figure the summary shows, if not the two
+	// p50s.
+	headline string
 }
 
 // latencyRow compares two paths' durations: ratio is vm-apiserver's over
@@ -95,6 +98,7 @@ func markdown(results []*scaleResult, started time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# vm-apiserver at scale (`make bench`)\n\n%s\n\n", machine(started))
 	b.WriteString("Each figure times the request through vm-apiserver (VMInstances, through the aggregator) and the same request for the VirtualMachines made directly to kube-apiserver, alternating in one loop. The ratio is vm-apiserver's over native (for CREATE: vm-apiserver's rate over native's). Targets are the issue's, for 10,000 VMInstances; at other scales they are indicative. p99 of fewer than 100 samples is the slowest sample.\n")
+	b.WriteString(summary(results))
 	for _, s := range results {
 		fmt.Fprintf(&b, "\n## %d VMInstances\n\nPopulated in %s (two through vm-apiserver, the rest copies of their backend objects); measured in %s.\n\n",
 			s.n, s.populate.Round(time.Second), s.elapsed.Round(time.Second))
@@ -115,6 +119,36 @@ func markdown(results []*scaleResult, started time.Time) string {
 	}
 	if len(results) > 1 {
 		b.WriteString(flatness(results))
+	}
+	return b.String()
+}
+
+// summary is one line per figure across the scales: the ratios at each,
+// the absolute figures and the verdict at the largest. Every scale has the
+// same figures in the same order.
+func summary(results []*scaleResult) string {
+	last := results[len(results)-1]
+	var b strings.Builder
+	b.WriteString("\n## Summary\n\n| figure | target |")
+	for _, s := range results {
+		fmt.Fprintf(&b, " ratio at %d, p50 (p99) |", s.n)
+	}
+	fmt.Fprintf(&b, " vm-apiserver / native at %d, p50 | result at %d |\n|---|---|", last.n, last.n)
+	b.WriteString(strings.Repeat("---|", len(results)+2) + "\n")
+	for i, r := range last.rows {
+		fmt.Fprintf(&b, "| %s | %s |", r.figure, r.target)
+		for _, s := range results {
+			cell := s.rows[i].ratio50
+			if s.rows[i].ratio99 != "" {
+				cell += " (" + s.rows[i].ratio99 + ")"
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		headline := r.headline
+		if headline == "" {
+			headline = r.projected50 + " / " + r.native50
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", headline, r.verdict)
 	}
 	return b.String()
 }

@@ -103,6 +103,7 @@ func memoryRow(n int, serverIdle, serverPeak, kasIdle, kasPeak, empty int64) row
 		native50: mib(kasIdle), native99: mib(kasPeak),
 		ratio50: fmt.Sprintf("%.1f KiB per VMInstance", perObject),
 		target:  fmt.Sprintf("peak ≤ %s", mib(rssLimit)), verdict: verdict,
+		headline: fmt.Sprintf("peak %s / kube-apiserver %s", mib(serverPeak), mib(kasPeak)),
 	}
 }
 
