@@ -1,0 +1,188 @@
+package projected
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/cozystack/vm-apiserver/pkg/projection"
+)
+
+func TestGetReadsThePrimaryObjectWithoutReservedKeys(t *testing.T) {
+	s, _ := newWidgetStore(t, widget("a", "5", "k", "v"))
+	obj, err := s.Get(inTenant(), "a", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := obj.(*corev1.ConfigMap)
+	if cm.Data["k"] != "v" || cm.ResourceVersion != "5" || len(cm.Labels) != 0 {
+		t.Fatalf("got %+v", cm)
+	}
+}
+
+func TestGetOfABackendObjectWithoutTheKindLabelIsNotFound(t *testing.T) {
+	foreign := widget("a", "5")
+	foreign.Labels = nil
+	s, _ := newWidgetStore(t, foreign)
+	_, err := s.Get(inTenant(), "a", &metav1.GetOptions{})
+	st := assertStatus(t, err, 404, widgets.Group)
+	if st.Details.Kind != widgets.Resource || st.Details.Name != "a" {
+		t.Fatalf("want a 404 for widgets/a, got %+v", st.Details)
+	}
+}
+
+func TestGetOfAMissingObjectIsNotFoundForThePublicResource(t *testing.T) {
+	s, _ := newWidgetStore(t)
+	_, err := s.Get(inTenant(), "a", &metav1.GetOptions{})
+	if st := assertStatus(t, err, 404, widgets.Group); st.Details.Kind != widgets.Resource {
+		t.Fatalf("want a 404 for widgets, got %+v", st.Details)
+	}
+}
+
+func TestGetOfAnObjectWhoseProjectionFailsIsAnInternalError(t *testing.T) {
+	s, _ := newWidgetStore(t, widget("a", "5", broken, "yes"))
+	_, err := s.Get(inTenant(), "a", &metav1.GetOptions{})
+	assertStatus(t, err, 500, "")
+}
+
+func TestEveryVerbIsA503WhileTheBackendResourceIsNotServed(t *testing.T) {
+	s, kube := newWidgetStore(t, widget("a", "5"))
+	kube.Discovery().(*fakediscovery.FakeDiscovery).Resources = nil
+	ctx := inTenant()
+	_, getErr := s.Get(ctx, "a", &metav1.GetOptions{})
+	_, listErr := s.List(ctx, nil)
+	_, watchErr := s.Watch(ctx, nil)
+	_, createErr := s.Create(ctx, widget("b", ""), nil, &metav1.CreateOptions{})
+	_, _, updateErr := s.Update(ctx, "a", updateTo(widget("a", "")), nil, nil, false, &metav1.UpdateOptions{})
+	_, _, deleteErr := s.Delete(ctx, "a", nil, &metav1.DeleteOptions{})
+	_, collectionErr := s.DeleteCollection(ctx, nil, &metav1.DeleteOptions{}, nil)
+	for verb, err := range map[string]error{"get": getErr, "list": listErr, "watch": watchErr, "create": createErr, "update": updateErr, "delete": deleteErr, "deletecollection": collectionErr} {
+		if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "configmaps (Kubernetes) is not installed") {
+			t.Errorf("%s: want a 503 naming the backend, got %v", verb, err)
+		}
+	}
+	for _, a := range kube.Actions() {
+		if a.GetResource() == configMaps {
+			t.Fatalf("nothing may reach the backend, got %v", a)
+		}
+	}
+}
+
+func TestABackendResourceThatWentAwayIsA503AndLookedUpAgain(t *testing.T) {
+	s, kube := newWidgetStore(t, widget("a", "5"))
+	gone := apierrors.NewGenericServerResponse(404, "get", configMaps.GroupResource(), "", "404 page not found", 0, true)
+	failing(kube, "get", gone)
+	_, err := s.Get(inTenant(), "a", &metav1.GetOptions{})
+	if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "not served right now") {
+		t.Fatalf("discovery still lists it: want a 503, got %v", err)
+	}
+	kube.Discovery().(*fakediscovery.FakeDiscovery).Resources = nil
+	_, err = s.Get(inTenant(), "a", &metav1.GetOptions{})
+	if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "not installed") {
+		t.Fatalf("the 404 must make the store look the resource up again: %v", err)
+	}
+}
+
+func TestBackendErrorsSpeakOfThePublicResource(t *testing.T) {
+	s, _ := newWidgetStore(t)
+	configMapKind := schema.GroupKind{Kind: "ConfigMap"}
+	own := apierrors.NewConflict(widgets, "a", errors.New("vm-apiserver's own"))
+	plain := errors.New("connection reset")
+	forbidden := apierrors.NewForbidden(configMaps.GroupResource(), "a", errors.New("no"))
+	cases := map[string]struct {
+		in     error
+		code   int32
+		reason metav1.StatusReason
+		same   bool
+		says   string
+	}{
+		"already exists": {in: apierrors.NewAlreadyExists(configMaps.GroupResource(), "a"), code: 409, reason: metav1.StatusReasonAlreadyExists},
+		"conflict": {in: apierrors.NewConflict(configMaps.GroupResource(), "a", errors.New("the object has been modified")), code: 409,
+			reason: metav1.StatusReasonConflict, says: `widgets.apps.cozystack.io "a": the object has been modified`},
+		"invalid": {in: apierrors.NewInvalid(configMapKind, "a", nil), code: 422, reason: metav1.StatusReasonInvalid,
+			says: `Widget "a" is invalid: the backend configmaps rejected it`},
+		"vm-apiserver's own error": {in: own, same: true},
+		"not a Status":             {in: plain, same: true},
+		"any other Status":         {in: forbidden, same: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := s.publicError(tc.in, "a")
+			if tc.same {
+				if err != tc.in {
+					t.Fatalf("want the error unchanged, got %v", err)
+				}
+				return
+			}
+			st := assertStatus(t, err, tc.code, widgets.Group)
+			if st.Reason != tc.reason || !strings.Contains(st.Message, tc.says) {
+				t.Fatalf("got %s: %s", st.Reason, st.Message)
+			}
+		})
+	}
+}
+
+// listReturning makes the backend list answer list and records its options.
+func listReturning(s *widgetStore, list *corev1.ConfigMapList) *metav1.ListOptions {
+	seen := &metav1.ListOptions{}
+	s.Resource.(*widgetResource).kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		*seen = a.(clienttesting.ListActionImpl).ListOptions
+		return true, list.DeepCopy(), nil
+	})
+	return seen
+}
+
+func TestListPassesSelectorsAndPagingThroughAndFiltersProjectedFields(t *testing.T) {
+	s, _ := newWidgetStore(t)
+	list := &corev1.ConfigMapList{
+		ListMeta: metav1.ListMeta{ResourceVersion: "42", Continue: "next"},
+		Items: []corev1.ConfigMap{
+			*widget("a", "5", phase, "Running"),
+			*widget("b", "6", phase, "Stopped"),
+			*widget("c", "7", phase, "Running", unreadable, "yes"),
+		},
+	}
+	remaining := int64(3)
+	list.RemainingItemCount = &remaining
+	for i := range list.Items {
+		list.Items[i].Labels["app"] = "web"
+	}
+	seen := listReturning(s, list)
+	out, err := s.List(inTenant(), &metainternalversion.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{"app": "web"}),
+		FieldSelector: fields.ParseSelectorOrDie("metadata.name!=z,status.phase=Running"),
+		Limit:         3, Continue: "this",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen.LabelSelector != "app=web,"+projection.KindLabel+"="+widgetKind || seen.FieldSelector != "metadata.name!=z" || seen.Limit != 3 || seen.Continue != "this" {
+		t.Fatalf("the backend was asked %+v", seen)
+	}
+	got := out.(*corev1.ConfigMapList)
+	if len(got.Items) != 1 || got.Items[0].Name != "a" {
+		t.Fatalf("want only the running, readable widget a, got %+v", got.Items)
+	}
+	if got.ResourceVersion != "42" || got.Continue != "next" || got.RemainingItemCount == nil || *got.RemainingItemCount != 3 {
+		t.Fatalf("the list metadata must be the backend's, got %+v", got.ListMeta)
+	}
+}
+
+func TestListFailureOfTheBackendSpeaksOfThePublicResource(t *testing.T) {
+	s, kube := newWidgetStore(t)
+	failing(kube, "list", apierrors.NewConflict(configMaps.GroupResource(), "", errors.New("try again")))
+	_, err := s.List(context.Background(), nil)
+	assertStatus(t, err, 409, widgets.Group)
+}
