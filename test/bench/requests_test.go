@@ -45,7 +45,7 @@ func (l *lister) list(ctx context.Context, projected bool, ns string, want int) 
 		return err
 	}
 	l.bytes[index(projected)] = len(body)
-	return countItems(body, want, "")
+	return countItems(body, want)
 }
 
 // pages lists all namespaces 500 at a time, as client-go's pager and
@@ -78,13 +78,13 @@ func (l *lister) pages(ctx context.Context, projected bool, want int) (int, erro
 	return pages, nil
 }
 
-func countItems(body []byte, want int, what string) error {
+func countItems(body []byte, want int) error {
 	var list listBody
 	if err := json.Unmarshal(body, &list); err != nil {
 		return err
 	}
 	if len(list.Items) != want {
-		return fmt.Errorf("%s%d items, want %d", what, len(list.Items), want)
+		return fmt.Errorf("%d items, want %d", len(list.Items), want)
 	}
 	return nil
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// rssLimit is the target for vm-apiserver at 10,000 VMInstances.
+// The target for vm-apiserver's RSS: at most rssLimit at
+// rssLimitScale VMInstances.
 const (
 	rssLimit      = 300 << 20
 	rssLimitScale = 10000
