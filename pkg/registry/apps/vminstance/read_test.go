@@ -1,0 +1,110 @@
+package vminstance
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+)
+
+func TestGetReadsOnlyTheOwnedObjectsThatCarryTheInstanceLabel(t *testing.T) {
+	c := newCluster(t)
+	c.create(t, instance("web", withoutOwnedObjects))
+	// A tenant's own Secret of the name the SSH keys would have.
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "web-ssh-keys"}, Data: map[string][]byte{"key0": []byte(sshKey)}}
+	if _, err := c.kube.CoreV1().Secrets(tenant).Create(context.Background(), foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := c.store.Get(asAlice(), "web", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := obj.(*apps.VMInstance).Spec.SSHKeys; len(keys) != 0 {
+		t.Fatalf("a Secret without the instance label is not the VMInstance's, got %v", keys)
+	}
+}
+
+func TestListShowsEachVMInstanceWithItsOwnObjects(t *testing.T) {
+	c := newCluster(t)
+	c.create(t, instance("web"))
+	c.create(t, instance("db", withoutOwnedObjects, func(i *apps.VMInstance) { i.Spec.Disks[0].Name = "data" }))
+	obj, err := c.store.List(asAlice(), &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]apps.VMInstance{}
+	for _, inst := range obj.(*apps.VMInstanceList).Items {
+		byName[inst.Name] = inst
+	}
+	if len(byName) != 2 || !byName["web"].Spec.External || len(byName["web"].Spec.SSHKeys) != 1 || byName["db"].Spec.External {
+		t.Fatalf("got %+v", byName)
+	}
+}
+
+// watchFromNow watches the VMInstances from the cluster's current revision.
+func (c *cluster) watchFromNow(t *testing.T) watch.Interface {
+	t.Helper()
+	w, err := c.store.Watch(asAlice(), &metainternalversion.ListOptions{ResourceVersion: strconv.FormatInt(c.revision.Load(), 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+func nextInstance(t *testing.T, w watch.Interface, typ watch.EventType) *apps.VMInstance {
+	t.Helper()
+	select {
+	case e, ok := <-w.ResultChan():
+		if !ok {
+			t.Fatal("the watch ended")
+		}
+		inst, isInstance := e.Object.(*apps.VMInstance)
+		if e.Type != typ || !isInstance {
+			t.Fatalf("want %s of a VMInstance, got %s %+v", typ, e.Type, e.Object)
+		}
+		return inst
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s event", typ)
+	}
+	return nil
+}
+
+func TestWatchShowsAVMInstanceOnlyOnceItsWriteIsComplete(t *testing.T) {
+	c := newCluster(t)
+	w := c.watchFromNow(t)
+	c.create(t, instance("web"))
+	inst := nextInstance(t, w, watch.Added)
+	if !inst.Spec.External || len(inst.Spec.SSHKeys) != 1 || inst.Spec.CloudInit == "" {
+		t.Fatalf("the first event must show the complete VMInstance, got %+v", inst.Spec)
+	}
+}
+
+func TestWatchSendsAChangeOfAJoinedServiceAsModifiedOfItsVMInstance(t *testing.T) {
+	c := newCluster(t)
+	c.create(t, instance("web"))
+	w := c.watchFromNow(t)
+	svc, err := c.kube.CoreV1().Services(tenant).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.7"}}
+	svc, err = c.kube.CoreV1().Services(tenant).Update(context.Background(), svc, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst := nextInstance(t, w, watch.Modified); inst.Status.ExternalIP != "192.0.2.7" || inst.ResourceVersion != svc.ResourceVersion {
+		t.Fatalf("want the load balancer's address at the Service's version %s, got %s %+v", svc.ResourceVersion, inst.ResourceVersion, inst.Status)
+	}
+	if err := c.kubevirt.KubevirtV1().VirtualMachines(tenant).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nextInstance(t, w, watch.Deleted)
+}
