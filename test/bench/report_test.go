@@ -195,11 +195,8 @@ func machine(started time.Time) string {
 	load, _ := os.ReadFile("/proc/loadavg")
 	commit, _ := exec.Command("git", "-C", repo, "describe", "--always", "--dirty").Output()
 	version, _ := exec.Command(filepath.Join(env.BinDir, "kube-apiserver"), "--version").Output()
-	flags := "none"
-	if len(serverFlags) > 0 {
-		flags = strings.Join(serverFlags, " ")
-	}
-	return fmt.Sprintf("Run %s at %s; %d CPUs (%s), %s memory, load average at the end %s; %s/%s, %s; vm-apiserver extra flags: %s; control plane %s (etcd, kube-apiserver, kube-controller-manager as processes).",
+	flags := strings.Join(append(serverEnv, serverFlags...), " ")
+	return fmt.Sprintf("Run %s at %s; %d CPUs (%s), %s memory, load average at the end %s; %s/%s, %s; vm-apiserver run as: %s; control plane %s (etcd, kube-apiserver, kube-controller-manager as processes).",
 		started.UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), runtime.NumCPU(), cpu, memory,
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		runtime.GOOS, runtime.GOARCH, runtime.Version(), flags, strings.TrimSpace(string(version)))

@@ -48,8 +48,10 @@ type Options struct {
 	RepoRoot string
 	// Dir receives certificates, kubeconfigs, data and logs.
 	Dir string
-	// ServerArgs are extra vm-apiserver flags.
+	// ServerArgs are extra vm-apiserver flags, ServerEnv extra environment
+	// variables (NAME=value) of its processes.
 	ServerArgs []string
+	ServerEnv  []string
 	// NodePortRange is the cluster's node port range; empty is
 	// Kubernetes' default, 30000-32767.
 	NodePortRange string
@@ -407,7 +409,7 @@ func (e *Environment) startServer(ctx context.Context, binary string) error {
 		return err
 	}
 	e.serverBinary, e.serverPort = binary, ports[0]
-	server, err := startProcess(e.LogDir, "vm-apiserver", binary, e.serverArgs(ports[0])...)
+	server, err := startProcessWithEnv(e.LogDir, "vm-apiserver", binary, e.opts.ServerEnv, e.serverArgs(ports[0])...)
 	if err != nil {
 		return err
 	}

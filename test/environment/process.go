@@ -20,12 +20,21 @@ type process struct {
 }
 
 func startProcess(logDir, name, binary string, args ...string) (*process, error) {
+	return startProcessWithEnv(logDir, name, binary, nil, args...)
+}
+
+// startProcessWithEnv starts a process with env added to the harness's own
+// environment.
+func startProcessWithEnv(logDir, name, binary string, env []string, args ...string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// The component dies with the harness even when the harness is killed.

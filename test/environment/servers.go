@@ -81,7 +81,7 @@ func (s *ServerProcess) Start(ctx context.Context) error {
 		name = fmt.Sprintf("%s-%d", s.name, s.starts)
 	}
 	s.starts++
-	p, err := startProcess(s.env.LogDir, name, s.env.serverBinary, s.args...)
+	p, err := startProcessWithEnv(s.env.LogDir, name, s.env.serverBinary, s.env.opts.ServerEnv, s.args...)
 	if err != nil {
 		return err
 	}
