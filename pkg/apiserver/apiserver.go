@@ -70,6 +70,9 @@ func (c *Config) New() (*Server, error) {
 	// during the shutdown delay still record their events.
 	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "vm-apiserver"})
 
+	// Deleted VMDisks stay until no VMInstance attaches them; its informer
+	// also answers which VMInstances attach a VMDisk (usedBy).
+	protection := diskprotection.New(clients)
 	joined := vminstance.NewJoinCache(clients)
 	generic.AddPostStartHookOrDie("cache-vminstance-joins", func(ctx genericapiserver.PostStartHookContext) error {
 		joined.Run(ctx)
@@ -79,7 +82,7 @@ func (c *Config) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
-		"vmdisks": vmdisk.NewREST(clients, availability, Scheme),
+		"vmdisks": vmdisk.NewREST(clients, protection, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, vminstance.Options{
 			Profiles: c.Profiles, Events: events, Availability: availability, Joined: joined,
 			AllocateLoadBalancerNodePorts: c.AllocateLoadBalancerNodePorts,
@@ -93,8 +96,6 @@ func (c *Config) New() (*Server, error) {
 		go relay.Run(ctx)
 		return nil
 	})
-	// Deleted VMDisks stay until no VMInstance attaches them.
-	protection := diskprotection.New(clients)
 	generic.AddPostStartHookOrDie("protect-vmdisks-in-use", func(ctx genericapiserver.PostStartHookContext) error {
 		go protection.Run(ctx)
 		return nil

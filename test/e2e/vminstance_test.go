@@ -346,7 +346,7 @@ func TestVMInstanceAttachesVMDisks(t *testing.T) {
 	if system := vm.Spec.DataVolumeTemplates[0]; system.Spec.Source == nil || system.Spec.Source.Blank == nil {
 		t.Fatalf("a Windows root disk has no image to clone and starts blank: %+v", system.Spec)
 	}
-	// usedBy is status, read from kube-apiserver's watch cache: it follows
+	// usedBy is status, read from the server's informer: it follows
 	// the VMInstance as soon as the cache has its VM.
 	eventually(t, "usedBy to name the VMInstance", func() (bool, string) {
 		got, err := disks.Get(ctx, "installer", metav1.GetOptions{})

@@ -11,6 +11,7 @@ package diskprotection
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +67,7 @@ func New(clients backend.Clients) *Controller {
 			opts.LabelSelector = vmInstances
 			return clients.KubeVirt.KubevirtV1().VirtualMachines("").Watch(ctx, opts)
 		},
-	}, clients.KubeVirt), &kubevirtv1.VirtualMachine{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	}, clients.KubeVirt), &kubevirtv1.VirtualMachine{}, 0, cache.Indexers{attachedIndex: attachedDisks})
 	_ = c.disks.SetTransform(withoutManagedFields)
 	_ = c.instances.SetTransform(attachmentsOnly)
 	return c
@@ -229,16 +230,43 @@ func (c *Controller) release(ctx context.Context, cached *cdiv1.DataVolume) erro
 
 // cachedUsers are the VMInstances the informer knows to attach dv.
 func (c *Controller) cachedUsers(dv *cdiv1.DataVolume) []string {
-	objs, err := c.instances.GetIndexer().ByIndex(cache.NamespaceIndex, dv.Namespace)
+	return c.Users(dv.Namespace, dv.Name)
+}
+
+// attachedIndex indexes VMs by the "namespace/disk" of each VMDisk they
+// attach.
+const attachedIndex = "attached-vmdisk"
+
+func attachedDisks(obj any) ([]string, error) {
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for _, disk := range projection.AttachedVMDisks(vm) {
+		keys = append(keys, vm.Namespace+"/"+disk)
+	}
+	return keys, nil
+}
+
+// HasSynced tells whether Users knows every VMInstance (it never does
+// without KubeVirt installed).
+func (c *Controller) HasSynced() bool { return c.instances.HasSynced() }
+
+// Users are the VMInstances that attach the VMDisk namespace/disk, by
+// name, as the informer has them: a VMDisk's status.usedBy.
+func (c *Controller) Users(namespace, disk string) []string {
+	objs, err := c.instances.GetIndexer().ByIndex(attachedIndex, namespace+"/"+disk)
 	if err != nil {
 		return nil
 	}
-	var users []string
+	users := make([]string, 0, len(objs))
 	for _, obj := range objs {
-		vm := obj.(*kubevirtv1.VirtualMachine)
-		if attaches(vm, dv.Name) {
-			users = append(users, vm.Name)
-		}
+		users = append(users, obj.(*kubevirtv1.VirtualMachine).Name)
+	}
+	sort.Strings(users)
+	if len(users) == 0 {
+		return nil
 	}
 	return users
 }

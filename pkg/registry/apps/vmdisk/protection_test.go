@@ -58,7 +58,7 @@ func TestStrategyKeepsProtection(t *testing.T) {
 func TestTerminatingCondition(t *testing.T) {
 	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "ns", Finalizers: []string{protection}}}
 	dv.Spec.Source = &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}
-	users := map[string][]string{"ns/data": {"web", "db"}}
+	users := []string{"web", "db"}
 	condition := func() *metav1.Condition {
 		disk, err := diskWithUsers(dv, users)
 		if err != nil {

@@ -28,11 +28,11 @@ var DataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version:
 // Store is the REST storage of VMDisks.
 type Store = projected.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
 
-// NewREST returns the VMDisk storage over DataVolumes; VirtualMachines
-// tell which VMInstances use each disk.
-func NewREST(clients backend.Clients, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
+// NewREST returns the VMDisk storage over DataVolumes; attachments tell
+// which VMInstances use each disk.
+func NewREST(clients backend.Clients, attachments Attachments, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        dataVolumes{clients},
+		Resource:        dataVolumes{Clients: clients, attachments: attachments},
 		PublicResource:  apps.Resource("vmdisks"),
 		SingularName:    "vmdisk",
 		Kind:            projection.VMDiskKind,
@@ -49,9 +49,20 @@ func NewREST(clients backend.Clients, availability *backend.Availability, typer 
 	}
 }
 
+// Attachments know, from memory, which VMInstances attach each VMDisk
+// (the disk protection controller's informer).
+type Attachments interface {
+	// HasSynced tells whether Users knows every VMInstance.
+	HasSynced() bool
+	// Users are the names of the VMInstances that attach the VMDisk
+	// namespace/disk.
+	Users(namespace, disk string) []string
+}
+
 // dataVolumes reads and writes the DataVolume of each VMDisk.
 type dataVolumes struct {
 	backend.Clients
+	attachments Attachments
 }
 
 func (d dataVolumes) Client(namespace string) projected.Client[*cdiv1.DataVolume, *cdiv1.DataVolumeList] {
@@ -62,30 +73,30 @@ func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
 	return projected.Pointers(list.Items)
 }
 
-// Reads show status.usedBy from kube-apiserver's watch cache (resourceVersion
-// "0") rather than a consistent list: usedBy is status, and a consistent list
-// of VirtualMachines waits for their cache to catch up with etcd's latest
-// revision, up to 100 ms after any write in the cluster, on every read and
-// every watch event of a disk. Deleting a disk, which decides on usedBy,
-// reads consistently.
+// Reads show status.usedBy as the attachments informer has it, a status
+// field milliseconds behind like the VMIs a VMInstance shows. Until the
+// informer has synced they list the VMs from kube-apiserver's watch cache
+// (resourceVersion "0"): a consistent list waits for etcd's progress, up to
+// 100 ms after any write in the cluster. Deleting a disk, which decides on
+// usedBy, reads consistently.
 const displayUsersResourceVersion = "0"
 
 func (d dataVolumes) ToPublic(ctx context.Context, dv *cdiv1.DataVolume) (runtime.Object, error) {
-	users, err := d.users(ctx, dv.Namespace, displayUsersResourceVersion)
+	usersOf, err := d.usersOf(ctx, dv.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	return diskWithUsers(dv, users)
+	return diskWithUsers(dv, usersOf(dv))
 }
 
 func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*cdiv1.DataVolume) ([]runtime.Object, error) {
-	users, err := d.users(ctx, namespace, displayUsersResourceVersion)
+	usersOf, err := d.usersOf(ctx, namespace)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]runtime.Object, len(dvs))
 	for i, dv := range dvs {
-		disk, err := diskWithUsers(dv, users)
+		disk, err := diskWithUsers(dv, usersOf(dv))
 		if err != nil {
 			klog.ErrorS(err, "Skipping DataVolume that is not a readable VMDisk", "namespace", dv.Namespace, "name", dv.Name)
 			continue
@@ -93,6 +104,18 @@ func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*
 		out[i] = disk
 	}
 	return out, nil
+}
+
+// usersOf tells the usedBy of the disks in namespace ("" for all).
+func (d dataVolumes) usersOf(ctx context.Context, namespace string) (func(*cdiv1.DataVolume) []string, error) {
+	if d.attachments.HasSynced() {
+		return func(dv *cdiv1.DataVolume) []string { return d.attachments.Users(dv.Namespace, dv.Name) }, nil
+	}
+	users, err := d.users(ctx, namespace, displayUsersResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	return func(dv *cdiv1.DataVolume) []string { return users[dv.Namespace+"/"+dv.Name] }, nil
 }
 
 // CheckDelete allows deleting a disk in use: its in-use protection
@@ -139,12 +162,12 @@ func (d dataVolumes) users(ctx context.Context, namespace, resourceVersion strin
 	return users, nil
 }
 
-func diskWithUsers(dv *cdiv1.DataVolume, users map[string][]string) (*apps.VMDisk, error) {
+func diskWithUsers(dv *cdiv1.DataVolume, users []string) (*apps.VMDisk, error) {
 	disk, err := projection.VMDiskFrom(dv)
 	if err != nil {
 		return nil, projected.NotProjectable(err)
 	}
-	disk.Status.UsedBy = users[dv.Namespace+"/"+dv.Name]
+	disk.Status.UsedBy = users
 	if c := projection.InUseCondition(dv, disk.Status.UsedBy); c != nil {
 		disk.Status.Conditions = append(disk.Status.Conditions, *c)
 	}
