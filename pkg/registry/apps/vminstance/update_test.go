@@ -119,25 +119,33 @@ func TestUpdateThatRemovesTheServiceDeletesItAndRecordsItAbsent(t *testing.T) {
 
 func TestUpdateRollsBackTheVMAndEveryOwnedObjectWhenASecretWriteIsRefused(t *testing.T) {
 	quota := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "web-ssh-keys", errors.New("exceeded quota: secrets"))
-	c := newCluster(t)
-	inst := c.create(t, instance("web"))
-	before := c.contents(t)
-	refuse(&c.kube.Fake, "update", "secrets", "web-ssh-keys", quota)
-	_, err := c.update(changed(inst, moreKeys, func(i *apps.VMInstance) {
-		i.Spec.ExternalPorts = append(i.Spec.ExternalPorts, apps.ExternalPort{Port: 80, Protocol: "TCP", TargetPort: 8080})
-		i.Spec.CloudInit = "#cloud-config\npackages: [apache2]\n"
-		i.Spec.Running = new(bool)
-	}), &metav1.UpdateOptions{})
-	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota") || !strings.Contains(err.Error(), "nothing was changed") {
-		t.Fatalf("want a 403 that says nothing was changed, got %v", err)
-	}
-	if after := c.contents(t); !reflect.DeepEqual(after, before) {
-		for k := range before {
-			if !reflect.DeepEqual(after[k], before[k]) {
-				t.Errorf("%s differs:\nbefore %+v\nafter  %+v", k, before[k], after[k])
+	for name, edit := range map[string]func(*apps.VMInstance){
+		"the Service changed": func(i *apps.VMInstance) {
+			i.Spec.ExternalPorts = append(i.Spec.ExternalPorts, apps.ExternalPort{Port: 80, Protocol: "TCP", TargetPort: 8080})
+		},
+		"the Service deleted": func(i *apps.VMInstance) { i.Spec.External = false },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCluster(t)
+			inst := c.create(t, instance("web"))
+			before := c.contents(t)
+			refuse(&c.kube.Fake, "update", "secrets", "web-ssh-keys", quota)
+			_, err := c.update(changed(inst, moreKeys, edit, func(i *apps.VMInstance) {
+				i.Spec.CloudInit = "#cloud-config\npackages: [apache2]\n"
+				i.Spec.Running = new(bool)
+			}), &metav1.UpdateOptions{})
+			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota") || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Fatalf("want a 403 that says nothing was changed, got %v", err)
 			}
-		}
-		t.Fatalf("the VM and its owned objects must be as before the update")
+			if after := c.contents(t); !reflect.DeepEqual(after, before) {
+				for k := range before {
+					if !reflect.DeepEqual(after[k], before[k]) {
+						t.Errorf("%s differs:\nbefore %+v\nafter  %+v", k, before[k], after[k])
+					}
+				}
+				t.Fatalf("the VM and its owned objects must be as before the update")
+			}
+		})
 	}
 }
 
