@@ -37,8 +37,16 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 			// Discovery may still list a resource whose CRD is going away.
 			return apierrors.NewServiceUnavailable(fmt.Sprintf("the backend resource %s (%s) is not served right now", s.BackendResource.GroupResource(), s.BackendProvider))
 		}
+		if !s.aboutPrimary(st) {
+			// Another object is missing (the namespace, a clone source):
+			// the error names it, as kube-apiserver's would.
+			return err
+		}
 		return apierrors.NewNotFound(s.PublicResource, name)
 	case metav1.StatusReasonAlreadyExists:
+		if !s.aboutPrimary(st) {
+			return err
+		}
 		return apierrors.NewAlreadyExists(s.PublicResource, name)
 	case metav1.StatusReasonConflict:
 		return apierrors.NewConflict(s.PublicResource, name, errors.New(conflictReason(st.Message)))
@@ -50,6 +58,12 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 		return &apierrors.StatusError{ErrStatus: *out}
 	}
 	return err
+}
+
+// aboutPrimary tells whether a not-found or already-exists error is about a
+// primary backend object (kube-apiserver names the resource in the details).
+func (s *Store[B, L]) aboutPrimary(st metav1.Status) bool {
+	return st.Details.Group == s.BackendResource.Group && st.Details.Kind == s.BackendResource.Resource
 }
 
 // resourceMissing tells a 404 for the whole backend resource (its CRD is

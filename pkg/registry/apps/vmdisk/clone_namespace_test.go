@@ -1,0 +1,26 @@
+package vmdisk
+
+import (
+	"errors"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+)
+
+// Creating VMDisk "copy" that clones from a namespace that does not exist
+// must not answer `vmdisks.apps.cozystack.io "other" not found`: CDI's
+// clone check fails to read the namespace, and that 404 names the
+// namespace, not a VMDisk.
+func TestCloneFromAMissingNamespaceIsNotReportedAsAMissingVMDisk(t *testing.T) {
+	d := newDisks(t, nil)
+	disk := httpDisk("copy")
+	disk.Spec.Source = apps.VMDiskSource{PVC: &apps.PVCDiskSource{Namespace: "other", Name: "data"}}
+	_, err := d.store.Create(asAlice(), disk, nil, &metav1.CreateOptions{})
+	var status apierrors.APIStatus
+	if apierrors.IsNotFound(err) && errors.As(err, &status) && status.Status().Details.Kind == "vmdisks" && status.Status().Details.Name == "other" {
+		t.Fatalf("a missing source namespace reads as a missing VMDisk: %v", err)
+	}
+}
