@@ -488,10 +488,20 @@ func vmInstanceStatus(b *VMInstanceBackend, instancetype *instancetypev1beta1.Vi
 	}
 	var conditions []metav1.Condition
 	for _, c := range vm.Status.Conditions {
+		// virt-controller leaves the transition time of some conditions
+		// empty; a metav1.Condition requires one, and kubectl refuses to
+		// apply back a VMInstance without it.
+		since := c.LastTransitionTime
+		if since.IsZero() {
+			since = c.LastProbeTime
+		}
+		if since.IsZero() {
+			since = vm.CreationTimestamp
+		}
 		conditions = append(conditions, metav1.Condition{
 			Type:               string(c.Type),
 			Status:             metav1.ConditionStatus(c.Status),
-			LastTransitionTime: c.LastTransitionTime,
+			LastTransitionTime: since,
 			Reason:             c.Reason,
 			Message:            c.Message,
 		})
