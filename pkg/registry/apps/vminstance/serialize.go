@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -64,7 +65,7 @@ func (v *virtualMachines) WriteInProgress(vm *kubevirtv1.VirtualMachine) bool {
 func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string, versions projection.OwnedVersions) (*kubevirtv1.VirtualMachine, error) {
 	vms := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
 	current := vm
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(kubevirtRaceBackoff, func() error {
 		if current == nil {
 			var err error
 			if current, err = vms.Get(ctx, vm.Name, metav1.GetOptions{}); err != nil {
@@ -88,12 +89,18 @@ func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.V
 	return current, err
 }
 
+// kubevirtRaceBackoff paces the retries of a VM write that lost a race with
+// virt-controller, which writes a new VM's finalizer, annotations and status
+// several times in its first second: client-go's DefaultRetry (five tries
+// within about 50ms) gave up before it was done and failed the create.
+var kubevirtRaceBackoff = wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: time.Second}
+
 // restoreVM puts the VM's spec and metadata back as they were before a
 // failed write (before), over what the write made of it.
 func (v *virtualMachines) restoreVM(ctx context.Context, written, before *kubevirtv1.VirtualMachine) error {
 	vms := v.KubeVirt.KubevirtV1().VirtualMachines(written.Namespace)
 	current := written
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(kubevirtRaceBackoff, func() error {
 		if current == nil {
 			var err error
 			if current, err = vms.Get(ctx, written.Name, metav1.GetOptions{}); err != nil {
