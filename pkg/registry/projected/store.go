@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -276,7 +277,37 @@ func (s *Store[B, L]) Create(ctx context.Context, obj runtime.Object, createVali
 // Update applies objInfo to the current public object and writes the
 // result. A resourceVersion in the update must be the current one (409
 // otherwise); an update without one applies to whatever is current.
+//
+// Like kube-apiserver's GuaranteedUpdate, a write that lost a race with
+// another writer of the primary object (KubeVirt's controllers write a VM's
+// status many times while it starts) is tried again on the new object: a
+// patch or apply then succeeds, while an update carrying a resourceVersion
+// becomes a 409 once that version is stale.
 func (s *Store[B, L]) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	for attempt := 1; ; attempt++ {
+		out, created, err := s.updateOnce(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, opts)
+		var race *lostRace
+		if errors.As(err, &race) {
+			if attempt < maxUpdateAttempts {
+				continue
+			}
+			return nil, false, race.err
+		}
+		return out, created, err
+	}
+}
+
+// lostRace is a conflict of the primary object's write with another
+// writer: Update tries again.
+type lostRace struct{ err error }
+
+func (r *lostRace) Error() string { return r.err.Error() }
+
+// maxUpdateAttempts bounds the retries of a write that keeps losing races,
+// which kube-apiserver does not; a client still gets the 409.
+const maxUpdateAttempts = 20
+
+func (s *Store[B, L]) updateOnce(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	if err := s.requireBackend(); err != nil {
 		return nil, false, err
 	}
@@ -320,7 +351,11 @@ func (s *Store[B, L]) Update(ctx context.Context, name string, objInfo rest.Upda
 	}
 	primary, err := s.Resource.Update(ctx, obj, current, opts)
 	if err != nil {
-		return nil, false, s.publicError(err, name)
+		err = s.publicError(err, name)
+		if apierrors.IsConflict(err) && strings.Contains(err.Error(), registryConflictMessage) {
+			return nil, false, &lostRace{err: err}
+		}
+		return nil, false, err
 	}
 	out, err := s.written(ctx, primary, obj, opts.DryRun)
 	return out, false, err
