@@ -52,9 +52,28 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 		return apierrors.NewConflict(s.PublicResource, name, errors.New(conflictReason(st.Message)))
 	case metav1.StatusReasonInvalid:
 		out := st.DeepCopy()
+		if out.Details == nil {
+			// An admission webhook's refusal may carry no details.
+			out.Details = &metav1.StatusDetails{Name: name}
+		}
 		out.Details.Group = s.PublicResource.Group
 		out.Details.Kind = s.Kind
 		out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it: %s", s.Kind, name, s.BackendResource.GroupResource(), st.Message)
+		if s.PublicField != nil {
+			out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it", s.Kind, name, s.BackendResource.GroupResource())
+			var fields []string
+			for i, c := range out.Details.Causes {
+				// The backend's field stays in the message: the
+				// webhook's own words often name it.
+				out.Details.Causes[i].Field = s.PublicField(c.Field)
+				out.Details.Causes[i].Message = fmt.Sprintf("%s (%s)", c.Message, c.Field)
+				fields = append(fields, out.Details.Causes[i].Field+": "+out.Details.Causes[i].Message)
+			}
+			if len(fields) == 0 {
+				fields = append(fields, st.Message)
+			}
+			out.Message += ": " + strings.Join(fields, "; ")
+		}
 		return &apierrors.StatusError{ErrStatus: *out}
 	}
 	return err

@@ -52,6 +52,9 @@ type Store[B BackendObject, L runtime.Object] struct {
 	Clients backend.Clients
 	// FieldSet gives the fields a public object can be selected by.
 	FieldSet func(runtime.Object) fields.Set
+	// PublicField, if set, names the public field a backend field (as an
+	// admission webhook's refusal names it) is written from.
+	PublicField func(backendField string) string
 
 	NewFunc     func() runtime.Object
 	NewListFunc func() runtime.Object

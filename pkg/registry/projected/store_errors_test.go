@@ -1,11 +1,13 @@
 package projected
 
 import (
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // A 404 about another kind's object during a write (here the namespace,
@@ -19,5 +21,34 @@ func TestANotFoundOfAnotherKindIsNotReportedAsAPublicObjectOfItsName(t *testing.
 	st := assertStatus(t, err, 404, "")
 	if st.Details.Group == widgets.Group && st.Details.Name == tenant {
 		t.Fatalf("the missing namespace is reported as a missing widget: %v", err)
+	}
+}
+
+// A backend refusal (an admission webhook's 422) names the public fields
+// the backend fields it cites are written from, and keeps the backend's
+// words; one without details still names the public object.
+func TestABackendRefusalNamesThePublicFields(t *testing.T) {
+	s, kube := newWidgetStore(t)
+	s.PublicField = func(backendField string) string { return "spec.size" }
+	refusal := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "a", field.ErrorList{
+		field.Invalid(field.NewPath("data", "size"), "9", "too large for the node"),
+	})
+	failing(kube, "create", refusal)
+	_, err := s.Create(inTenant(), public("a", ""), nil, &metav1.CreateOptions{})
+	st := assertStatus(t, err, 422, widgets.Group)
+	if len(st.Details.Causes) != 1 || st.Details.Causes[0].Field != "spec.size" ||
+		!strings.Contains(st.Details.Causes[0].Message, "too large for the node") || st.Details.Kind != widgetKind {
+		t.Fatalf("want the cause on spec.size with the backend's words, got %+v", st.Details)
+	}
+
+	s, kube = newWidgetStore(t)
+	s.PublicField = func(string) string { return "spec" }
+	failing(kube, "create", &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: 422, Reason: metav1.StatusReasonInvalid, Message: "denied by webhook",
+	}})
+	_, err = s.Create(inTenant(), public("a", ""), nil, &metav1.CreateOptions{})
+	st = assertStatus(t, err, 422, widgets.Group)
+	if st.Details.Name != "a" || !strings.Contains(st.Message, "denied by webhook") {
+		t.Fatalf("want a 422 naming widget a with the webhook's words, got %+v", st)
 	}
 }

@@ -44,6 +44,7 @@ func NewREST(clients backend.Clients, opts Options, typer runtime.ObjectTyper) *
 		Availability:    opts.Availability,
 		Clients:         clients,
 		FieldSet:        fieldSet,
+		PublicField:     publicField,
 		NewFunc:         func() runtime.Object { return &apps.VMInstance{} },
 		NewListFunc:     func() runtime.Object { return &apps.VMInstanceList{} },
 		Strategy:        newStrategy(typer),
