@@ -2,19 +2,16 @@ package bench
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/generated/clientset/versioned"
+	"github.com/cozystack/vm-apiserver/test/environment"
 )
 
 // Paths of the two lists compared: VMInstances through the aggregator and
@@ -63,15 +60,11 @@ func (c clients) get(ctx context.Context, path string, params ...string) ([]byte
 
 func sshKey(t testing.TB) string {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	key, err := environment.SSHPublicKey("bench@test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) + " bench@test"
+	return key
 }
 
 // poll checks condition every interval until it holds or timeout passes,

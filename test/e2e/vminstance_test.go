@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -17,6 +14,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/test/environment"
 )
 
 func newInstance(name string, spec appsv1alpha1.VMInstanceSpec) *appsv1alpha1.VMInstance {
@@ -25,15 +23,11 @@ func newInstance(name string, spec appsv1alpha1.VMInstanceSpec) *appsv1alpha1.VM
 
 func sshKey(t testing.TB) string {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	key, err := environment.SSHPublicKey("e2e@test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) + " e2e@test"
+	return key
 }
 
 // assertNoBackendObjects checks that nothing was written for VMInstance name.
