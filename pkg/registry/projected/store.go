@@ -414,10 +414,7 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 			return nil, false, err
 		}
 	}
-	backendOpts, err := s.backendDeleteOptions(options, current, obj)
-	if err != nil {
-		return nil, false, err
-	}
+	backendOpts := s.backendDeleteOptions(options, current)
 	client := s.Resource.Client(genericapirequest.NamespaceValue(ctx))
 	if err := client.Delete(ctx, name, backendOpts); err != nil {
 		return nil, false, s.publicError(err, name)
@@ -436,33 +433,20 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 }
 
 // backendDeleteOptions are the caller's delete options for the primary
-// object, with preconditions that delete exactly the object validated. A
-// resourceVersion precondition is the public object's, which may be a joined
-// object's: it is checked here and becomes the primary object's own.
-func (s *Store[B, L]) backendDeleteOptions(options *metav1.DeleteOptions, current B, public runtime.Object) (metav1.DeleteOptions, error) {
+// object, with preconditions that delete exactly the object validated.
+// rest.BeforeDelete has checked the caller's preconditions against the
+// public object; a resourceVersion precondition, the public object's (which
+// may be a joined object's), becomes the primary object's own.
+func (s *Store[B, L]) backendDeleteOptions(options *metav1.DeleteOptions, current B) metav1.DeleteOptions {
 	out := *options
 	uid := current.GetUID()
 	preconditions := metav1.Preconditions{UID: &uid}
-	if p := options.Preconditions; p != nil {
-		if p.UID != nil && *p.UID != uid {
-			return out, apierrors.NewConflict(s.PublicResource, current.GetName(),
-				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, uid))
-		}
-		if p.ResourceVersion != nil {
-			publicMeta, err := meta.Accessor(public)
-			if err != nil {
-				return out, err
-			}
-			if *p.ResourceVersion != publicMeta.GetResourceVersion() {
-				return out, apierrors.NewConflict(s.PublicResource, current.GetName(),
-					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, publicMeta.GetResourceVersion()))
-			}
-			rv := current.GetResourceVersion()
-			preconditions.ResourceVersion = &rv
-		}
+	if p := options.Preconditions; p != nil && p.ResourceVersion != nil {
+		rv := current.GetResourceVersion()
+		preconditions.ResourceVersion = &rv
 	}
 	out.Preconditions = &preconditions
-	return out, nil
+	return out
 }
 
 // DeleteCollection deletes every listed object, as the namespace controller
