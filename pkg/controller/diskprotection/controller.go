@@ -46,30 +46,15 @@ func New(clients backend.Clients) *Controller {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "disk-protection"}),
 	}
-	vmDisks := projection.KindLabel + "=" + projection.VMDiskKind
-	c.disks = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = vmDisks
-			return clients.CDI.CdiV1beta1().DataVolumes("").List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = vmDisks
-			return clients.CDI.CdiV1beta1().DataVolumes("").Watch(ctx, opts)
-		},
-	}, clients.CDI), &cdiv1.DataVolume{}, 0, cache.Indexers{})
-	vmInstances := projection.KindLabel + "=" + projection.VMInstanceKind
-	c.instances = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = vmInstances
-			return clients.KubeVirt.KubevirtV1().VirtualMachines("").List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = vmInstances
-			return clients.KubeVirt.KubevirtV1().VirtualMachines("").Watch(ctx, opts)
-		},
-	}, clients.KubeVirt), &kubevirtv1.VirtualMachine{}, 0, cache.Indexers{attachedIndex: attachedDisks})
-	_ = c.disks.SetTransform(withoutManagedFields)
-	_ = c.instances.SetTransform(attachmentsOnly)
+	dvs, vms := clients.CDI.CdiV1beta1().DataVolumes(""), clients.KubeVirt.KubevirtV1().VirtualMachines("")
+	c.disks = backend.NewInformer(clients.CDI, &cdiv1.DataVolume{}, projection.KindLabel+"="+projection.VMDiskKind,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return dvs.List(ctx, o) },
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return dvs.Watch(ctx, o) },
+		cache.Indexers{}, backend.WithoutManagedFields)
+	c.instances = backend.NewInformer(clients.KubeVirt, &kubevirtv1.VirtualMachine{}, projection.KindLabel+"="+projection.VMInstanceKind,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return vms.List(ctx, o) },
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return vms.Watch(ctx, o) },
+		cache.Indexers{attachedIndex: attachedDisks}, attachmentsOnly)
 	return c
 }
 
@@ -207,11 +192,11 @@ func (c *Controller) release(ctx context.Context, cached *cdiv1.DataVolume) erro
 		if dv.UID != cached.UID || !needsWork(dv) || dv.DeletionTimestamp == nil {
 			return nil
 		}
-		users, err := LiveUsers(ctx, c.clients, dv.Namespace, dv.Name)
+		users, err := ListAttachments(ctx, c.clients, dv.Namespace, "")
 		if err != nil {
 			return err
 		}
-		if len(users) > 0 {
+		if len(users[dv.Namespace+"/"+dv.Name]) > 0 {
 			// The informer has not seen these VMs yet; their events
 			// bring the disk back here.
 			return nil
@@ -271,11 +256,13 @@ func (c *Controller) Users(namespace, disk string) []string {
 	return users
 }
 
-// LiveUsers are the VMInstances in namespace that attach the VMDisk disk,
-// read consistently. Without KubeVirt installed there are none.
-func LiveUsers(ctx context.Context, clients backend.Clients, namespace, disk string) ([]string, error) {
+// ListAttachments maps "namespace/disk" to the VMInstances in namespace
+// ("" for all) that attach the VMDisk disk, listed at resourceVersion (""
+// for a consistent read). Without KubeVirt installed no disk has users.
+func ListAttachments(ctx context.Context, clients backend.Clients, namespace, resourceVersion string) (map[string][]string, error) {
 	vms, err := clients.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.Set{projection.KindLabel: projection.VMInstanceKind}.String(),
+		LabelSelector:   labels.Set{projection.KindLabel: projection.VMInstanceKind}.String(),
+		ResourceVersion: resourceVersion,
 	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -283,20 +270,13 @@ func LiveUsers(ctx context.Context, clients backend.Clients, namespace, disk str
 	if err != nil {
 		return nil, fmt.Errorf("listing the VirtualMachines of namespace %s: %w", namespace, err)
 	}
-	var users []string
+	users := map[string][]string{}
 	for i := range vms.Items {
-		if attaches(&vms.Items[i], disk) {
-			users = append(users, vms.Items[i].Name)
+		vm := &vms.Items[i]
+		for _, disk := range projection.AttachedVMDisks(vm) {
+			key := vm.Namespace + "/" + disk
+			users[key] = append(users[key], vm.Name)
 		}
 	}
 	return users, nil
-}
-
-func attaches(vm *kubevirtv1.VirtualMachine, disk string) bool {
-	for _, name := range projection.AttachedVMDisks(vm) {
-		if name == disk {
-			return true
-		}
-	}
-	return false
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/controller/diskprotection"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
@@ -111,7 +112,7 @@ func (d dataVolumes) usersOf(ctx context.Context, namespace string) (func(*cdiv1
 	if d.attachments.HasSynced() {
 		return func(dv *cdiv1.DataVolume) []string { return d.attachments.Users(dv.Namespace, dv.Name) }, nil
 	}
-	users, err := d.users(ctx, namespace, displayUsersResourceVersion)
+	users, err := diskprotection.ListAttachments(ctx, d.Clients, namespace, displayUsersResourceVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) erro
 	if projection.HasFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer) {
 		return nil
 	}
-	users, err := d.users(ctx, dv.Namespace, "")
+	users, err := diskprotection.ListAttachments(ctx, d.Clients, dv.Namespace, "")
 	if err != nil {
 		return err
 	}
@@ -135,31 +136,6 @@ func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) erro
 			fmt.Errorf("the disk is attached to VMInstance %s and not protected yet; try again in a moment or detach it first", strings.Join(names, ", ")))
 	}
 	return nil
-}
-
-// users maps "namespace/disk" to the VMInstances in namespace that attach
-// the disk, as of resourceVersion ("" for a consistent read). Without
-// KubeVirt installed no disk has users.
-func (d dataVolumes) users(ctx context.Context, namespace, resourceVersion string) (map[string][]string, error) {
-	vms, err := d.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector:   projection.KindLabel + "=" + projection.VMInstanceKind,
-		ResourceVersion: resourceVersion,
-	})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	users := map[string][]string{}
-	for i := range vms.Items {
-		vm := &vms.Items[i]
-		for _, disk := range projection.AttachedVMDisks(vm) {
-			key := vm.Namespace + "/" + disk
-			users[key] = append(users[key], vm.Name)
-		}
-	}
-	return users, nil
 }
 
 func diskWithUsers(dv *cdiv1.DataVolume, users []string) (*apps.VMDisk, error) {
