@@ -3,12 +3,11 @@ package diskprotection
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
 
 // The informers hold every VMInstance VM and VMDisk DataVolume of the
-// cluster; they keep only what the controller reads, so that memory grows
-// by little per object.
+// cluster; they keep only what the controller reads (the DataVolumes lose
+// their managedFields), so that memory grows by little per object.
 
 // attachmentsOnly keeps of a VM its identity and which DataVolumes it
 // attaches (projection.AttachedVMDisks). The controller never writes VMs.
@@ -34,13 +33,4 @@ func attachmentsOnly(obj any) (any, error) {
 		}
 	}
 	return out, nil
-}
-
-// withoutManagedFields drops a DataVolume's managedFields, which the
-// controller never reads; an update without them keeps the stored ones.
-func withoutManagedFields(obj any) (any, error) {
-	if dv, ok := obj.(*cdiv1.DataVolume); ok {
-		dv.ManagedFields = nil
-	}
-	return obj, nil
 }

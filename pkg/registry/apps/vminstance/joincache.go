@@ -41,7 +41,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 	types := c.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes()
 	return &JoinCache{
 		services: newCachedKind(
-			newInformer(c.Kube, &corev1.Service{}, labelled,
+			newInformer(c.Kube, &corev1.Service{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Services("").List(ctx, o)
 				},
@@ -59,7 +59,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		secrets: newCachedKind(
-			newInformer(c.Kube, &corev1.Secret{}, labelled,
+			newInformer(c.Kube, &corev1.Secret{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Secrets("").List(ctx, o)
 				},
@@ -77,7 +77,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		vmis: newCachedKind(
-			newInformer(c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, labelled,
+			newInformer(c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return kv.VirtualMachineInstances("").List(ctx, o)
 				},
@@ -95,7 +95,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		instancetypes: newCachedKind(
-			newInformer(c.KubeVirt, &instancetypev1beta1.VirtualMachineClusterInstancetype{}, metav1.ListOptions{},
+			newInformer(c.KubeVirt, &instancetypev1beta1.VirtualMachineClusterInstancetype{}, "",
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return types.List(ctx, o) },
 				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return types.Watch(ctx, o) }),
 			liveGet(func(string) func(context.Context, string, metav1.GetOptions) (*instancetypev1beta1.VirtualMachineClusterInstancetype, error) {
@@ -136,28 +136,10 @@ func newCachedKind[T metav1.Object](informer cache.SharedIndexInformer,
 
 func (k *cachedKind[T]) run(ctx context.Context) { k.informer.RunWithContext(ctx) }
 
-// newInformer is an informer of every object list and watch return with
-// selector, kept without managedFields: the projection never reads them,
-// and they are a large part of each object.
-func newInformer(client any, example runtime.Object, selector metav1.ListOptions,
+// newInformer is an informer of the objects list and watch return with
+// selector, kept without managedFields.
+func newInformer(client any, example runtime.Object, selector string,
 	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = selector.LabelSelector
-			return list(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = selector.LabelSelector
-			return watchFn(ctx, o)
-		},
-	}
-	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), example, 0, cache.Indexers{})
-	_ = informer.SetTransform(func(obj any) (any, error) {
-		if m, ok := obj.(metav1.Object); ok {
-			m.SetManagedFields(nil)
-		}
-		return obj, nil
-	})
-	return informer
+	return backend.NewInformer(client, example, selector, list, watchFn, cache.Indexers{}, backend.WithoutManagedFields)
 }
