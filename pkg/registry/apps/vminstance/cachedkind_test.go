@@ -75,8 +75,12 @@ func TestJoinCacheReadsLiveUntilItHasSynced(t *testing.T) {
 
 func TestJoinCacheWaitsForTheVersionAWriteLeft(t *testing.T) {
 	k, kube := newServiceCache(t, labelledService("a", "5"))
-	k.wait = 10 * time.Second
 	runSynced(t, k)
+	// Before the write reaches the cache, its copy is too old.
+	if ok, err := k.awaitFresh(context.Background(), "tenant", "a", projection.FreshnessOf("7")); err != nil || ok {
+		t.Fatalf("a copy at version 5 must not pass for version 7: %v %v", ok, err)
+	}
+	k.wait = 10 * time.Second
 	go func() {
 		// The write the VM's record names, reaching the cache later.
 		_, _ = kube.CoreV1().Services("tenant").Update(context.Background(), labelledService("a", "7"), metav1.UpdateOptions{})
