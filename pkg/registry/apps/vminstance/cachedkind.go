@@ -2,6 +2,7 @@ package vminstance
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type cachedKind[T metav1.Object] struct {
 	// list reads every object of the kind that carries the instance label
 	// in namespace ("" for all) live.
 	list func(ctx context.Context, namespace string) ([]T, error)
+	lag  lag
 }
 
 // read puts the wanted objects that exist into out, by namespace/name:
@@ -52,7 +54,7 @@ func (k *cachedKind[T]) read(ctx context.Context, namespace string, want []wante
 	if len(want) == 0 {
 		return nil
 	}
-	if !k.informer.HasSynced() {
+	if !k.informer.HasSynced() || k.behind() {
 		if len(want) > 1 {
 			items, err := k.list(ctx, namespace)
 			if err != nil {
@@ -99,7 +101,10 @@ func (k *cachedKind[T]) readCached(ctx context.Context, want []wanted, out map[s
 		select {
 		case <-changed:
 		case <-timeout.C:
-			klog.V(2).InfoS("Cached objects behind the versions a read needs; reading them from kube-apiserver", "count", len(stale))
+			klog.V(2).InfoS("Cached objects behind the versions a read needs; reading the kind from kube-apiserver until the cache has them", "count", len(stale))
+			for _, w := range stale {
+				k.lag.until(w.fresh.Version)
+			}
 			return stale, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -107,14 +112,25 @@ func (k *cachedKind[T]) readCached(ctx context.Context, want []wanted, out map[s
 	}
 }
 
-// awaitFresh waits up to k.wait until the cache's copy of one object
-// is as new as fresh (or the cache is not in use); false when it is not.
-func (k *cachedKind[T]) awaitFresh(ctx context.Context, namespace, name string, fresh projection.Freshness) (bool, error) {
-	if !k.informer.HasSynced() {
-		return true, nil
+// awaitShown waits until a read of the kind shows one object at least as
+// new as fresh, which resourceVersion of the kind's stream announced: the
+// cache holds it, or, after k.wait, the kind is read from kube-apiserver
+// until the cache reaches resourceVersion. It fails only when ctx ends.
+func (k *cachedKind[T]) awaitShown(ctx context.Context, namespace, name string, fresh projection.Freshness, resourceVersion uint64) error {
+	if !k.informer.HasSynced() || k.behind() {
+		return nil
 	}
 	stale, err := k.readCached(ctx, []wanted{{namespace: namespace, name: name, fresh: fresh}}, map[string]T{})
-	return len(stale) == 0, err
+	if len(stale) > 0 {
+		k.lag.until(resourceVersion)
+	}
+	return err
+}
+
+// behind tells whether the cache is known to lack changes kube-apiserver
+// has, so that reads of the kind go to kube-apiserver.
+func (k *cachedKind[T]) behind() bool {
+	return k.lag.behind(k.informer.LastSyncResourceVersion())
 }
 
 func (k *cachedKind[T]) cached(namespace, name string) (T, bool) {
@@ -175,6 +191,70 @@ func liveGet[T metav1.Object](get func(namespace string) func(ctx context.Contex
 		}
 		return obj, true, nil
 	}
+}
+
+// lag is what the cache of a kind is known to miss: everything since its
+// informer's list or watch failed (a CRD replaced, kube-apiserver
+// restarting), until the informer has listed again; and a resourceVersion a
+// read or a joined watch needed and the cache did not reach in time, until
+// the cache has seen it. Reading the kind live meanwhile keeps a list from
+// showing an older state than its resourceVersion, which a watch from that
+// resourceVersion would never correct.
+type lag struct {
+	mu sync.Mutex
+	// broken: the informer failed at lastSync brokenAt and has not listed
+	// since.
+	broken   bool
+	brokenAt string
+	// needed is a resourceVersion the cache must reach, 0 for none; seen is
+	// the newest resourceVersion of an object the cache has applied.
+	needed, seen uint64
+}
+
+// failed records that the informer's list or watch failed at lastSync.
+func (l *lag) failed(lastSync string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.broken, l.brokenAt = true, lastSync
+}
+
+// until records that the cache must reach resourceVersion.
+func (l *lag) until(resourceVersion uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if resourceVersion > l.seen {
+		l.needed = max(l.needed, resourceVersion)
+	}
+}
+
+// applied records that the cache holds an object at resourceVersion.
+func (l *lag) applied(resourceVersion string) {
+	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen = max(l.seen, rv)
+}
+
+// behind tells whether the cache is still missing something, given the
+// informer's last synced resourceVersion.
+func (l *lag) behind(lastSync string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken && lastSync != l.brokenAt {
+		// Listed again: the cache holds everything up to lastSync (a
+		// deletion missed meanwhile leaves no newer object to have seen).
+		l.broken = false
+		if synced, err := strconv.ParseUint(lastSync, 10, 64); err == nil && synced >= l.needed {
+			l.needed = 0
+		}
+	}
+	if l.needed > 0 && l.seen >= l.needed {
+		l.needed = 0
+	}
+	return l.broken || l.needed > 0
 }
 
 // broadcast wakes every waiter when a cached kind changes.

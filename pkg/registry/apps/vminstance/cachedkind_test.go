@@ -44,6 +44,13 @@ func runSynced(t *testing.T, k *cachedKind[*corev1.Service]) {
 	}
 }
 
+// waitFor is a stop channel closed when the test ends or after 10 s.
+func waitFor(t *testing.T) <-chan struct{} {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx.Done()
+}
+
 func countActions(kube *kubefake.Clientset, verb string) int {
 	n := 0
 	for _, a := range kube.Actions() {
@@ -76,10 +83,6 @@ func TestJoinCacheReadsLiveUntilItHasSynced(t *testing.T) {
 func TestJoinCacheWaitsForTheVersionAWriteLeft(t *testing.T) {
 	k, kube := newServiceCache(t, labelledService("a", "5"))
 	runSynced(t, k)
-	// Before the write reaches the cache, its copy is too old.
-	if ok, err := k.awaitFresh(context.Background(), "tenant", "a", projection.FreshnessOf("7")); err != nil || ok {
-		t.Fatalf("a copy at version 5 must not pass for version 7: %v %v", ok, err)
-	}
 	k.wait = 10 * time.Second
 	go func() {
 		// The write the VM's record names, reaching the cache later.
@@ -112,22 +115,95 @@ func TestJoinCacheReadsLiveWhatStaysBehind(t *testing.T) {
 	if got := out["tenant/a"]; got == nil || got.ResourceVersion != "9" {
 		t.Fatalf("want the live Service at version 9, got %+v", got)
 	}
+	if !k.behind() {
+		t.Fatal("a cache that missed version 9 must count as behind until it has it")
+	}
+}
+
+// A change a joined watch announced and the cache did not show in time:
+// every read of the kind, even one that asks for no version, goes live
+// until the cache has seen it, so that a list then cannot show an older
+// state than its resourceVersion.
+func TestJoinCacheReadsLiveUntilItHasAnAnnouncedChange(t *testing.T) {
+	k, kube := newServiceCache(t, labelledService("a", "5"))
+	runSynced(t, k)
+	if err := k.awaitShown(context.Background(), "tenant", "a", projection.FreshnessOf("7"), 7); err != nil {
+		t.Fatal(err)
+	}
+	kube.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, labelledService("a", "7"), nil
+	})
+	out := map[string]*corev1.Service{}
+	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out["tenant/a"]; got == nil || got.ResourceVersion != "7" || countActions(kube, "get") != 1 {
+		t.Fatalf("want the announced version read live, got %+v and %v", got, kube.Actions())
+	}
+	if _, err := kube.CoreV1().Services("tenant").Update(context.Background(), labelledService("a", "7"), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !cache.WaitForCacheSync(waitFor(t), func() bool { return !k.behind() }) {
+		t.Fatal("the cache never caught up with the announced change")
+	}
+	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if countActions(kube, "get") != 1 {
+		t.Fatalf("once the cache has the change, want it read from the cache, got %v", kube.Actions())
+	}
 }
 
 func TestJoinCacheShowsADeletionOnlyOnceItHasIt(t *testing.T) {
 	k, kube := newServiceCache(t, labelledService("a", "5"))
 	runSynced(t, k)
-	ok, err := k.awaitFresh(context.Background(), "tenant", "a", projection.FreshnessOf(""))
-	if err != nil || ok {
-		t.Fatalf("a cache still holding the Service must not count as deleted: %v %v", ok, err)
-	}
-	if err := kube.CoreV1().Services("tenant").Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+	k.wait = 10 * time.Second
+	go func() {
+		_ = kube.CoreV1().Services("tenant").Delete(context.Background(), "a", metav1.DeleteOptions{})
+	}()
+	if err := k.awaitShown(context.Background(), "tenant", "a", projection.FreshnessOf(""), 6); err != nil {
 		t.Fatal(err)
 	}
-	k.wait = 10 * time.Second
-	ok, err = k.awaitFresh(context.Background(), "tenant", "a", projection.FreshnessOf(""))
-	if err != nil || !ok {
-		t.Fatalf("want the deletion seen: %v %v", ok, err)
+	if _, ok := k.cached("tenant", "a"); ok || k.behind() {
+		t.Fatalf("want the deletion in the cache, and the cache not behind: cached %v, behind %v", ok, k.behind())
+	}
+}
+
+func TestLagLastsUntilTheInformerListsAgainOrSeesTheVersion(t *testing.T) {
+	var l lag
+	if l.behind("10") {
+		t.Fatal("a fresh cache is not behind")
+	}
+	l.failed("10")
+	if !l.behind("10") {
+		t.Fatal("a failed informer is behind until it lists again")
+	}
+	if l.behind("12") {
+		t.Fatal("an informer that listed again is not behind")
+	}
+	l.applied("12")
+	l.until(11)
+	if l.behind("12") {
+		t.Fatal("a version the cache has already seen does not make it behind")
+	}
+	l.until(15)
+	if !l.behind("12") {
+		t.Fatal("a version the cache has not seen makes it behind")
+	}
+	l.applied("15")
+	if l.behind("12") {
+		t.Fatal("once the cache has seen the version, it is not behind")
+	}
+	l.until(20)
+	if !l.behind("12") || !l.behind("21") {
+		t.Fatal("without a failure, a newer last sync does not prove the informer applied the version")
+	}
+	l.failed("21")
+	if !l.behind("21") {
+		t.Fatal("a failed informer is behind")
+	}
+	if l.behind("22") {
+		t.Fatal("an informer that listed again at 22 has the version 20 it missed")
 	}
 }
 

@@ -36,7 +36,6 @@ type JoinCache struct {
 // NewJoinCache builds the cache over clients; Run fills it.
 func NewJoinCache(c backend.Clients) *JoinCache {
 	labelled := metav1.ListOptions{LabelSelector: projection.InstanceLabel}
-	cached := metav1.ListOptions{LabelSelector: projection.InstanceLabel, ResourceVersion: "0"}
 	core, kv := c.Kube.CoreV1(), c.KubeVirt.KubevirtV1()
 	types := c.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes()
 	return &JoinCache{
@@ -88,7 +87,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return kv.VirtualMachineInstances(ns).Get
 			}),
 			func(ctx context.Context, ns string) ([]*kubevirtv1.VirtualMachineInstance, error) {
-				list, err := optional(kv.VirtualMachineInstances(ns).List(ctx, cached))
+				list, err := optional(kv.VirtualMachineInstances(ns).List(ctx, labelled))
 				if list == nil {
 					return nil, err
 				}
@@ -102,7 +101,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return types.Get
 			}),
 			func(ctx context.Context, _ string) ([]*instancetypev1beta1.VirtualMachineClusterInstancetype, error) {
-				list, err := optional(types.List(ctx, metav1.ListOptions{ResourceVersion: "0"}))
+				list, err := optional(types.List(ctx, metav1.ListOptions{}))
 				if list == nil {
 					return nil, err
 				}
@@ -125,11 +124,23 @@ func newCachedKind[T metav1.Object](informer cache.SharedIndexInformer,
 	get func(ctx context.Context, namespace, name string) (T, bool, error),
 	list func(ctx context.Context, namespace string) ([]T, error)) *cachedKind[T] {
 	k := &cachedKind[T]{informer: informer, changed: newBroadcast(), wait: freshnessWait, get: get, list: list}
-	notify := func(any) { k.changed.notify() }
+	notify := func(obj any) {
+		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if m, ok := obj.(metav1.Object); ok {
+			k.lag.applied(m.GetResourceVersion())
+		}
+		k.changed.notify()
+	}
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
 		UpdateFunc: func(_, obj any) { notify(obj) },
 		DeleteFunc: notify,
+	})
+	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		k.lag.failed(r.LastSyncResourceVersion())
+		cache.DefaultWatchErrorHandler(ctx, r, err)
 	})
 	return k
 }

@@ -2,7 +2,7 @@ package vminstance
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,13 +34,13 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	opts.AllowWatchBookmarks = true
 	starts := map[string]struct {
 		start projected.StartWatch
-		// cached is the join cache's copy of the kind, which the
-		// projection of the change reads.
-		cached awaitFresh
+		// shown waits until the join cache's kind, which the projection
+		// of the change reads, shows the change.
+		shown awaitShown
 	}{
-		"services":                {v.Kube.CoreV1().Services(namespace).Watch, v.joined.services.awaitFresh},
-		"secrets":                 {v.Kube.CoreV1().Secrets(namespace).Watch, v.joined.secrets.awaitFresh},
-		"virtualmachineinstances": {v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch, v.joined.vmis.awaitFresh},
+		"services":                {v.Kube.CoreV1().Services(namespace).Watch, v.joined.services.awaitShown},
+		"secrets":                 {v.Kube.CoreV1().Secrets(namespace).Watch, v.joined.secrets.awaitShown},
+		"virtualmachineinstances": {v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch, v.joined.vmis.awaitShown},
 	}
 	out := make(chan projected.JoinedChange)
 	var running sync.WaitGroup
@@ -58,7 +58,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			forwardJoined(ctx, resource, start, w, opts, kind.cached, out)
+			forwardJoined(ctx, resource, start, w, opts, kind.shown, out)
 		}()
 	}
 	go func() {
@@ -68,14 +68,15 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	return out, opts.ResourceVersion, nil
 }
 
-// awaitFresh waits until the join cache holds an object as new as fresh.
-type awaitFresh func(ctx context.Context, namespace, name string, fresh projection.Freshness) (bool, error)
+// awaitShown waits until reads of a joined kind show an object as new as
+// fresh, which an event at resourceVersion announced.
+type awaitShown func(ctx context.Context, namespace, name string, fresh projection.Freshness, resourceVersion uint64) error
 
 // forwardJoined sends the VMInstance of each event of a joined watch, which
 // resumes by itself, until ctx ends; a watch that cannot go on sends its
-// failure and stops. A change is sent once the join cache shows it, since
-// the VMInstance is projected from the cache.
-func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, cached awaitFresh, out chan<- projected.JoinedChange) {
+// failure and stops. A change is sent once reads of the kind show it, since
+// the VMInstance is projected from them.
+func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, shown awaitShown, out chan<- projected.JoinedChange) {
 	events := make(chan watch.Event)
 	go func() {
 		defer close(events)
@@ -102,22 +103,12 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		if event.Type == watch.Deleted {
 			fresh = projection.Freshness{Known: true, Absent: true}
 		}
-		ok, err := cached(ctx, obj.GetNamespace(), obj.GetName(), fresh)
-		if err != nil {
+		resourceVersion, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+		if shown(ctx, obj.GetNamespace(), obj.GetName(), fresh, resourceVersion) != nil {
 			return // ctx ended
-		}
-		if !ok {
-			// The cache fell behind: the client lists again, from a
-			// projection that reads what it lacks live.
-			projected.Send(ctx, out, projected.JoinedChange{Failure: cacheBehind(resource)})
-			return
 		}
 		if !projected.Send(ctx, out, projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
 			return
 		}
 	}
-}
-
-func cacheBehind(resource string) *metav1.Status {
-	return &apierrors.NewResourceExpired(fmt.Sprintf("vm-apiserver's cache of %s fell behind the watch; list again", resource)).ErrStatus
 }
