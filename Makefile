@@ -60,7 +60,7 @@ test-bench: control-plane
 # The scale benchmark (test/bench): each of BENCH_SCALES VMInstances in
 # turn, every request through vm-apiserver against the same request for the
 # VirtualMachines made directly, in one loop; prints the table and writes it
-# to $(OUTPUT)/bench.md (see README, Benchmarks). BENCH_PROFILE_DIR=dir
+# to $(OUTPUT)/bench.md (see docs/benchmarks.md). BENCH_PROFILE_DIR=dir
 # also saves vm-apiserver's CPU profile of each figure group and its heap.
 BENCH_SCALES ?= 1000 10000
 BENCH_TIMEOUT ?= 40m

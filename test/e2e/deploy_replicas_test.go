@@ -289,7 +289,7 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 // 503 "the server is currently unable to handle the request". A request in
 // flight on the aggregator's connection to a replica that is going away
 // gets it now and then, without Retry-After, so client-go does not retry it
-// by itself (left open in the README); a client must, as here.
+// by itself (left open in docs/testing.md); a client must, as here.
 func retryUnavailable(count *atomic.Int64, write func() error) error {
 	var err error
 	for range 5 {
