@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
@@ -193,15 +194,21 @@ func liveGet[T metav1.Object](get func(namespace string) func(ctx context.Contex
 	}
 }
 
-// lag is what the cache of a kind is known to miss: everything since its
-// informer's list or watch failed (a CRD replaced, kube-apiserver
-// restarting), until the informer has listed again; and a resourceVersion a
-// read or a joined watch needed and the cache did not reach in time, until
-// the cache has seen it. Reading the kind live meanwhile keeps a list from
-// showing an older state than its resourceVersion, which a watch from that
-// resourceVersion would never correct.
+// lag is what the cache of a kind is known to miss: everything while its
+// informer has no watch open (kube-apiserver ended it or is restarting),
+// until it has one again; everything since its informer's list or watch
+// failed (a CRD replaced), until the informer has listed again; and a
+// resourceVersion a read or a joined watch needed and the cache did not
+// reach in time, until the cache has seen it. Reading the kind live
+// meanwhile keeps a list from showing an older state than its
+// resourceVersion, which a watch from that resourceVersion would never
+// correct.
 type lag struct {
 	mu sync.Mutex
+	// disconnected: the informer has no watch open; watches counts the
+	// watches it started.
+	disconnected bool
+	watches      uint64
 	// broken: the informer failed at lastSync brokenAt and has not listed
 	// since.
 	broken   bool
@@ -254,7 +261,44 @@ func (l *lag) behind(lastSync string) bool {
 	if l.needed > 0 && l.seen >= l.needed {
 		l.needed = 0
 	}
-	return l.broken || l.needed > 0
+	return l.disconnected || l.broken || l.needed > 0
+}
+
+// watching wraps an informer's watch function so that the lag knows
+// whether a watch is open: from a successful start until the informer
+// stops it (which it does when the watch ends).
+func (l *lag) watching(start func(context.Context, metav1.ListOptions) (watch.Interface, error)) func(context.Context, metav1.ListOptions) (watch.Interface, error) {
+	return func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		w, err := start(ctx, opts)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.watches++
+		l.disconnected = err != nil
+		if err != nil {
+			return nil, err
+		}
+		this := l.watches
+		return &stoppedWatch{Interface: w, stopped: func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			// A late Stop of an earlier watch says nothing of this one.
+			if l.watches == this {
+				l.disconnected = true
+			}
+		}}, nil
+	}
+}
+
+// stoppedWatch calls stopped when it is stopped.
+type stoppedWatch struct {
+	watch.Interface
+	once    sync.Once
+	stopped func()
+}
+
+func (w *stoppedWatch) Stop() {
+	w.once.Do(w.stopped)
+	w.Interface.Stop()
 }
 
 // broadcast wakes every waiter when a cached kind changes.

@@ -2,12 +2,15 @@ package vminstance
 
 import (
 	"context"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
@@ -166,6 +169,49 @@ func TestJoinCacheShowsADeletionOnlyOnceItHasIt(t *testing.T) {
 	}
 	if _, ok := k.cached("tenant", "a"); ok || k.behind() {
 		t.Fatalf("want the deletion in the cache, and the cache not behind: cached %v, behind %v", ok, k.behind())
+	}
+}
+
+// kube-apiserver restarting: the informer's watch ends and cannot start
+// again for a while; the informer retries it without listing. Meanwhile
+// the kind is read live.
+func TestJoinCacheReadsLiveWhileItsInformerHasNoWatch(t *testing.T) {
+	k, kube := newServiceCache(t, labelledService("a", "5"))
+	var mu sync.Mutex
+	refusing := false
+	var open *watch.FakeWatcher
+	kube.PrependWatchReactor("services", func(clienttesting.Action) (bool, watch.Interface, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refusing {
+			return true, nil, syscall.ECONNREFUSED
+		}
+		open = watch.NewFake()
+		return true, open, nil
+	})
+	runSynced(t, k)
+	if k.behind() {
+		t.Fatal("a synced cache with its watch open is not behind")
+	}
+	mu.Lock()
+	refusing = true
+	open.Stop()
+	mu.Unlock()
+	if !cache.WaitForCacheSync(waitFor(t), k.behind) {
+		t.Fatal("a cache whose watch ended must count as behind")
+	}
+	out := map[string]*corev1.Service{}
+	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if out["tenant/a"] == nil || countActions(kube, "get") != 1 {
+		t.Fatalf("want the Service read live, got %v and %v", out, kube.Actions())
+	}
+	mu.Lock()
+	refusing = false
+	mu.Unlock()
+	if !cache.WaitForCacheSync(waitFor(t), func() bool { return !k.behind() }) {
+		t.Fatal("a cache whose watch is open again must not count as behind")
 	}
 }
 

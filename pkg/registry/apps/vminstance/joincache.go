@@ -40,13 +40,13 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 	types := c.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes()
 	return &JoinCache{
 		services: newCachedKind(
-			newInformer(c.Kube, &corev1.Service{}, projection.InstanceLabel,
+			informerOf{c.Kube, &corev1.Service{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Services("").List(ctx, o)
 				},
 				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 					return core.Services("").Watch(ctx, o)
-				}),
+				}},
 			liveGet(func(ns string) func(context.Context, string, metav1.GetOptions) (*corev1.Service, error) {
 				return core.Services(ns).Get
 			}),
@@ -58,13 +58,13 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		secrets: newCachedKind(
-			newInformer(c.Kube, &corev1.Secret{}, projection.InstanceLabel,
+			informerOf{c.Kube, &corev1.Secret{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Secrets("").List(ctx, o)
 				},
 				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 					return core.Secrets("").Watch(ctx, o)
-				}),
+				}},
 			liveGet(func(ns string) func(context.Context, string, metav1.GetOptions) (*corev1.Secret, error) {
 				return core.Secrets(ns).Get
 			}),
@@ -76,13 +76,13 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		vmis: newCachedKind(
-			newInformer(c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, projection.InstanceLabel,
+			informerOf{c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, projection.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return kv.VirtualMachineInstances("").List(ctx, o)
 				},
 				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 					return kv.VirtualMachineInstances("").Watch(ctx, o)
-				}),
+				}},
 			liveGet(func(ns string) func(context.Context, string, metav1.GetOptions) (*kubevirtv1.VirtualMachineInstance, error) {
 				return kv.VirtualMachineInstances(ns).Get
 			}),
@@ -94,9 +94,9 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		instancetypes: newCachedKind(
-			newInformer(c.KubeVirt, &instancetypev1beta1.VirtualMachineClusterInstancetype{}, "",
+			informerOf{c.KubeVirt, &instancetypev1beta1.VirtualMachineClusterInstancetype{}, "",
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return types.List(ctx, o) },
-				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return types.Watch(ctx, o) }),
+				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return types.Watch(ctx, o) }},
 			liveGet(func(string) func(context.Context, string, metav1.GetOptions) (*instancetypev1beta1.VirtualMachineClusterInstancetype, error) {
 				return types.Get
 			}),
@@ -120,10 +120,12 @@ func (c *JoinCache) Run(ctx context.Context) {
 	}
 }
 
-func newCachedKind[T metav1.Object](informer cache.SharedIndexInformer,
+func newCachedKind[T metav1.Object](informer informerOf,
 	get func(ctx context.Context, namespace, name string) (T, bool, error),
 	list func(ctx context.Context, namespace string) ([]T, error)) *cachedKind[T] {
-	k := &cachedKind[T]{informer: informer, changed: newBroadcast(), wait: freshnessWait, get: get, list: list}
+	k := &cachedKind[T]{changed: newBroadcast(), wait: freshnessWait, get: get, list: list}
+	k.informer = backend.NewInformer(informer.client, informer.example, informer.selector,
+		informer.list, k.lag.watching(informer.watch), cache.Indexers{}, backend.WithoutManagedFields)
 	notify := func(obj any) {
 		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = tombstone.Obj
@@ -133,12 +135,12 @@ func newCachedKind[T metav1.Object](informer cache.SharedIndexInformer,
 		}
 		k.changed.notify()
 	}
-	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, _ = k.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
 		UpdateFunc: func(_, obj any) { notify(obj) },
 		DeleteFunc: notify,
 	})
-	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+	_ = k.informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		k.lag.failed(r.LastSyncResourceVersion())
 		cache.DefaultWatchErrorHandler(ctx, r, err)
 	})
@@ -147,10 +149,12 @@ func newCachedKind[T metav1.Object](informer cache.SharedIndexInformer,
 
 func (k *cachedKind[T]) run(ctx context.Context) { k.informer.RunWithContext(ctx) }
 
-// newInformer is an informer of the objects list and watch return with
-// selector, kept without managedFields.
-func newInformer(client any, example runtime.Object, selector string,
-	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
-	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
-	return backend.NewInformer(client, example, selector, list, watchFn, cache.Indexers{}, backend.WithoutManagedFields)
+// informerOf is what an informer of a joined kind lists and watches: the
+// objects list and watch return with selector.
+type informerOf struct {
+	client   any
+	example  runtime.Object
+	selector string
+	list     func(context.Context, metav1.ListOptions) (runtime.Object, error)
+	watch    func(context.Context, metav1.ListOptions) (watch.Interface, error)
 }
