@@ -4,30 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-const (
-	// ReservedPrefix starts every label and annotation key vm-apiserver keeps
-	// for itself on backend objects. Public objects never show them and users
-	// may not set them.
-	ReservedPrefix = "vm.apps.cozystack.io/"
-	// KindLabel marks a backend object as the primary object of a public one
-	// and names the public kind. Backend objects without it are not exposed.
-	KindLabel = ReservedPrefix + "kind"
-	// ManagedFieldsAnnotation keeps the public object's managedFields, so that
-	// server-side apply field ownership survives the round trip; the backend's
-	// own managedFields describe backend fields.
-	ManagedFieldsAnnotation = ReservedPrefix + "managed-fields"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
-
-// IsReservedKey says whether a label or annotation key belongs to
-// vm-apiserver.
-func IsReservedKey(key string) bool {
-	return strings.HasPrefix(key, ReservedPrefix)
-}
 
 // PublicMeta is the public object metadata of a primary backend object:
 // identity, versioning and lifecycle come from the backend object; reserved
@@ -37,9 +18,9 @@ func PublicMeta(backend *metav1.ObjectMeta) (metav1.ObjectMeta, error) {
 	meta.Labels = withoutReserved(meta.Labels)
 	meta.Annotations = withoutReserved(meta.Annotations)
 	meta.ManagedFields = nil
-	if raw, ok := backend.Annotations[ManagedFieldsAnnotation]; ok {
+	if raw, ok := backend.Annotations[backendnames.ManagedFieldsAnnotation]; ok {
 		if err := json.Unmarshal([]byte(raw), &meta.ManagedFields); err != nil {
-			return metav1.ObjectMeta{}, fmt.Errorf("annotation %s: %w", ManagedFieldsAnnotation, err)
+			return metav1.ObjectMeta{}, fmt.Errorf("annotation %s: %w", backendnames.ManagedFieldsAnnotation, err)
 		}
 	}
 	return meta, nil
@@ -61,15 +42,15 @@ func BackendMeta(public *metav1.ObjectMeta, existing *metav1.ObjectMeta, kind st
 	meta.Finalizers = public.Finalizers
 	meta.OwnerReferences = public.OwnerReferences
 	meta.Labels = withReserved(public.Labels, meta.Labels)
-	meta.Labels[KindLabel] = kind
+	meta.Labels[backendnames.KindLabel] = kind
 	meta.Annotations = withReserved(public.Annotations, meta.Annotations)
-	delete(meta.Annotations, ManagedFieldsAnnotation)
+	delete(meta.Annotations, backendnames.ManagedFieldsAnnotation)
 	if len(public.ManagedFields) > 0 {
 		raw, err := json.Marshal(public.ManagedFields)
 		if err != nil {
 			return metav1.ObjectMeta{}, err
 		}
-		meta.Annotations[ManagedFieldsAnnotation] = string(raw)
+		meta.Annotations[backendnames.ManagedFieldsAnnotation] = string(raw)
 	}
 	if len(meta.Annotations) == 0 {
 		meta.Annotations = nil
@@ -82,7 +63,7 @@ func BackendMeta(public *metav1.ObjectMeta, existing *metav1.ObjectMeta, kind st
 func withoutReserved(in map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range in {
-		if IsReservedKey(k) {
+		if backendnames.IsReservedKey(k) {
 			continue
 		}
 		if out == nil {
@@ -97,12 +78,12 @@ func withoutReserved(in map[string]string) map[string]string {
 func withReserved(user, existing map[string]string) map[string]string {
 	out := make(map[string]string, len(user)+1)
 	for k, v := range existing {
-		if IsReservedKey(k) {
+		if backendnames.IsReservedKey(k) {
 			out[k] = v
 		}
 	}
 	for k, v := range user {
-		if !IsReservedKey(k) {
+		if !backendnames.IsReservedKey(k) {
 			out[k] = v
 		}
 	}

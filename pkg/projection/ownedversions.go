@@ -5,15 +5,9 @@ import (
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// OwnedVersionsAnnotation records on the VM, for each owned object a write
-// changed ("Service/web", "Secret/web-ssh-keys"), the resourceVersion the
-// write left it at, "" when it left none. The last VM write of every
-// VMInstance write carries it, so a replica that serves the VMInstance from
-// cached Services and Secrets knows how new its cache must be to show that
-// write, whichever replica made it.
-const OwnedVersionsAnnotation = ReservedPrefix + "owned-versions"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+)
 
 // OwnedVersions are the recorded versions of a VM's owned objects by
 // "Kind/name"; an object not in them has no recorded version.
@@ -26,7 +20,7 @@ func OwnedKey(kind, name string) string { return kind + "/" + name }
 // counts as none.
 func OwnedVersionsOf(meta *metav1.ObjectMeta) OwnedVersions {
 	out := OwnedVersions{}
-	if raw, ok := meta.Annotations[OwnedVersionsAnnotation]; ok {
+	if raw, ok := meta.Annotations[backendnames.OwnedVersionsAnnotation]; ok {
 		_ = json.Unmarshal([]byte(raw), &out)
 	}
 	return out
@@ -38,7 +32,7 @@ func (v OwnedVersions) Record(meta *metav1.ObjectMeta) {
 	if meta.Annotations == nil {
 		meta.Annotations = map[string]string{}
 	}
-	meta.Annotations[OwnedVersionsAnnotation] = string(raw)
+	meta.Annotations[backendnames.OwnedVersionsAnnotation] = string(raw)
 }
 
 // Freshness is how new a cached copy of an owned object must be to show

@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 func TestOwnedVersionsRoundTrip(t *testing.T) {
@@ -14,7 +16,7 @@ func TestOwnedVersionsRoundTrip(t *testing.T) {
 	if got["Service/web"] != "12" || got["Secret/web-ssh-keys"] != "" || len(got) != 2 {
 		t.Fatalf("read back %v", got)
 	}
-	if _, err := PublicMeta(&meta); err != nil || !IsReservedKey(OwnedVersionsAnnotation) {
+	if _, err := PublicMeta(&meta); err != nil || !backendnames.IsReservedKey(backendnames.OwnedVersionsAnnotation) {
 		t.Fatalf("the record must be a reserved, hidden annotation: %v", err)
 	}
 }
@@ -43,7 +45,7 @@ func TestFreshness(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
-	if OwnedVersionsOf(&metav1.ObjectMeta{Annotations: map[string]string{OwnedVersionsAnnotation: "not json"}}).Freshness("Service/web").Known {
+	if OwnedVersionsOf(&metav1.ObjectMeta{Annotations: map[string]string{backendnames.OwnedVersionsAnnotation: "not json"}}).Freshness("Service/web").Known {
 		t.Error("an unreadable record must ask for nothing")
 	}
 }

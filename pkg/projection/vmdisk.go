@@ -10,27 +10,11 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+	"github.com/cozystack/vm-apiserver/pkg/credentials"
 )
 
 const (
-	// VMDiskKind is the KindLabel value of DataVolumes that are VMDisks.
-	VMDiskKind = "VMDisk"
-	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no
-	// field for it.
-	OpticalAnnotation = ReservedPrefix + "optical"
-	// SecretHeadersAnnotation lists the names of the HTTP headers kept in
-	// the disk's headers Secret, comma-separated.
-	SecretHeadersAnnotation = ReservedPrefix + "secret-headers"
-	// RedactedHeaderValue stands for a credential header's value on read:
-	// the value lives in a Secret, which readers of VMDisks may not see.
-	RedactedHeaderValue = "(redacted: kept in a Secret)"
-	// InUseProtectionFinalizer keeps a VMDisk's DataVolume, and so the
-	// VMDisk, while a VMInstance attaches it, as kubernetes.io/pvc-protection
-	// keeps a PVC a Pod uses: deleting the VMDisk is accepted and it stays
-	// Terminating until vm-apiserver's disk protection controller sees no
-	// VMInstance attaching it and removes the finalizer. Every VMDisk carries
-	// it from its creation on, and shows it, as a PVC shows pvc-protection.
-	InUseProtectionFinalizer = ReservedPrefix + "in-use-protection"
 	// ConditionTerminating is the VMDisk condition, True while a deleted
 	// VMDisk waits for the VMInstances that attach it to let it go; its
 	// message names them.
@@ -39,25 +23,6 @@ const (
 	// CDI's secretExtraHeaders reads them ("Name: value").
 	headerSecretKeyPrefix = "header"
 )
-
-// credentialWords mark a header name as carrying a credential. Matching
-// too much only moves a harmless header into a Secret.
-var credentialWords = []string{"auth", "token", "secret", "password", "passwd", "key", "cookie", "session", "credential", "signature"}
-
-// IsCredentialHeader says whether an HTTP header's value is kept in a Secret
-// instead of the DataVolume spec.
-func IsCredentialHeader(name string) bool {
-	lower := strings.ToLower(name)
-	for _, w := range credentialWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// HeadersSecretName is the Secret holding disk's credential headers.
-func HeadersSecretName(disk string) string { return disk + "-http-headers" }
 
 // HeadersSecretFor is the Secret holding disk's credential headers, or nil
 // when it has none. The caller adds the owner reference to the DataVolume.
@@ -73,18 +38,18 @@ func HeadersSecretFor(disk *apps.VMDisk) *corev1.Secret {
 		return nil
 	}
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: HeadersSecretName(disk.Name), Namespace: disk.Namespace, Labels: map[string]string{KindLabel: VMDiskKind}},
+		ObjectMeta: metav1.ObjectMeta{Name: backendnames.HeadersSecretName(disk.Name), Namespace: disk.Namespace, Labels: map[string]string{backendnames.KindLabel: backendnames.VMDiskKind}},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
 }
 
-// credentialHeaders are the headers that are (credentials true) or are not
+// credentialHeaders are the headers that are (isCredential true) or are not
 // credentials.
-func credentialHeaders(headers map[string]string, credentials bool) map[string]string {
+func credentialHeaders(headers map[string]string, isCredential bool) map[string]string {
 	out := map[string]string{}
 	for name, value := range headers {
-		if IsCredentialHeader(name) == credentials {
+		if credentials.IsCredentialHeader(name) == isCredential {
 			out[name] = value
 		}
 	}
@@ -123,7 +88,7 @@ func WithFinalizer(finalizers []string, name string, want bool) []string {
 // VMInstances users still attach, or nil when it is not deleted or nothing
 // attaches it.
 func InUseCondition(dv *cdiv1.DataVolume, users []string) *metav1.Condition {
-	if dv.DeletionTimestamp == nil || len(users) == 0 || !HasFinalizer(dv.Finalizers, InUseProtectionFinalizer) {
+	if dv.DeletionTimestamp == nil || len(users) == 0 || !HasFinalizer(dv.Finalizers, backendnames.InUseProtectionFinalizer) {
 		return nil
 	}
 	noun := "VMInstance"
@@ -148,20 +113,20 @@ func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVo
 		dv = existing.DeepCopy()
 		existingMeta = &existing.ObjectMeta
 	}
-	meta, err := BackendMeta(&disk.ObjectMeta, existingMeta, VMDiskKind)
+	meta, err := BackendMeta(&disk.ObjectMeta, existingMeta, backendnames.VMDiskKind)
 	if err != nil {
 		return nil, err
 	}
 	if disk.Spec.Optical {
-		meta.Annotations = setKey(meta.Annotations, OpticalAnnotation, "true")
+		meta.Annotations = setKey(meta.Annotations, backendnames.OpticalAnnotation, "true")
 	} else {
-		delete(meta.Annotations, OpticalAnnotation)
+		delete(meta.Annotations, backendnames.OpticalAnnotation)
 	}
 	dv.ObjectMeta = meta
 	dv.TypeMeta = metav1.TypeMeta{}
 
 	dv.Spec.Source = dataVolumeSource(&disk.Spec.Source)
-	delete(dv.Annotations, SecretHeadersAnnotation)
+	delete(dv.Annotations, backendnames.SecretHeadersAnnotation)
 	if secret := HeadersSecretFor(disk); secret != nil {
 		dv.Spec.Source.HTTP.SecretExtraHeaders = []string{secret.Name}
 		names := make([]string, 0, len(secret.Data))
@@ -169,14 +134,14 @@ func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVo
 			names = append(names, name)
 		}
 		sort.Strings(names)
-		dv.Annotations = setKey(dv.Annotations, SecretHeadersAnnotation, strings.Join(names, ","))
+		dv.Annotations = setKey(dv.Annotations, backendnames.SecretHeadersAnnotation, strings.Join(names, ","))
 	}
-	delete(dv.Annotations, URLUsernameAnnotation)
+	delete(dv.Annotations, backendnames.URLUsernameAnnotation)
 	if http := dv.Spec.Source.HTTP; http != nil {
-		if stripped, username, _, _, ok := SplitURLUserinfo(http.URL); ok {
+		if stripped, username, _, _, ok := credentials.SplitURLUserinfo(http.URL); ok {
 			http.URL = stripped
-			http.SecretRef = CredentialsSecretName(disk.Name)
-			dv.Annotations = setKey(dv.Annotations, URLUsernameAnnotation, username)
+			http.SecretRef = backendnames.CredentialsSecretName(disk.Name)
+			dv.Annotations = setKey(dv.Annotations, backendnames.URLUsernameAnnotation, username)
 		}
 	}
 	if dv.Spec.Storage == nil {
@@ -238,19 +203,19 @@ func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
 		return nil, err
 	}
 	disk := &apps.VMDisk{ObjectMeta: meta}
-	disk.Spec.Optical = dv.Annotations[OpticalAnnotation] == "true"
+	disk.Spec.Optical = dv.Annotations[backendnames.OpticalAnnotation] == "true"
 	if disk.Spec.Source, err = vmDiskSource(dv.Spec.Source); err != nil {
 		return nil, fmt.Errorf("DataVolume %s/%s: %w", dv.Namespace, dv.Name, err)
 	}
-	if username, ok := dv.Annotations[URLUsernameAnnotation]; ok && disk.Spec.Source.HTTP != nil {
-		disk.Spec.Source.HTTP.URL = withUserinfo(disk.Spec.Source.HTTP.URL, username)
+	if username, ok := dv.Annotations[backendnames.URLUsernameAnnotation]; ok && disk.Spec.Source.HTTP != nil {
+		disk.Spec.Source.HTTP.URL = credentials.WithRedactedPassword(disk.Spec.Source.HTTP.URL, username)
 	}
-	if names := dv.Annotations[SecretHeadersAnnotation]; names != "" && disk.Spec.Source.HTTP != nil {
+	if names := dv.Annotations[backendnames.SecretHeadersAnnotation]; names != "" && disk.Spec.Source.HTTP != nil {
 		if disk.Spec.Source.HTTP.Headers == nil {
 			disk.Spec.Source.HTTP.Headers = map[string]string{}
 		}
 		for _, name := range strings.Split(names, ",") {
-			disk.Spec.Source.HTTP.Headers[name] = RedactedHeaderValue
+			disk.Spec.Source.HTTP.Headers[name] = credentials.RedactedHeaderValue
 		}
 	}
 	if dv.Spec.Storage != nil {

@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/randfill"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+	"github.com/cozystack/vm-apiserver/pkg/credentials"
 )
 
 // normalizeDisk makes a random disk one the API would accept after
@@ -106,7 +108,7 @@ func assertVMDiskRoundTrip(t *testing.T, disk *apps.VMDisk) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dv.Labels[KindLabel] != VMDiskKind {
+	if dv.Labels[backendnames.KindLabel] != backendnames.VMDiskKind {
 		t.Fatalf("the DataVolume lacks the kind label: %v", dv.Labels)
 	}
 	back, err := VMDiskFrom(dv)
@@ -117,21 +119,21 @@ func assertVMDiskRoundTrip(t *testing.T, disk *apps.VMDisk) {
 	// the DataVolume holds none of them.
 	want := disk.DeepCopy()
 	if http := want.Spec.Source.HTTP; http != nil {
-		if _, _, _, _, ok := SplitURLUserinfo(dv.Spec.Source.HTTP.URL); ok {
+		if _, _, _, _, ok := credentials.SplitURLUserinfo(dv.Spec.Source.HTTP.URL); ok {
 			t.Fatalf("the DataVolume's url has userinfo: %q", dv.Spec.Source.HTTP.URL)
 		}
-		if _, _, password, _, ok := SplitURLUserinfo(http.URL); ok {
-			if dv.Spec.Source.HTTP.SecretRef != CredentialsSecretName(disk.Name) {
+		if _, _, password, _, ok := credentials.SplitURLUserinfo(http.URL); ok {
+			if dv.Spec.Source.HTTP.SecretRef != backendnames.CredentialsSecretName(disk.Name) {
 				t.Fatalf("secretRef: %q", dv.Spec.Source.HTTP.SecretRef)
 			}
 			if raw, _ := json.Marshal(dv); len(password) >= 8 && strings.Contains(string(raw), password) {
 				t.Fatalf("the password %q is in the DataVolume: %s", password, raw)
 			}
 		}
-		http.URL = RedactURL(http.URL)
+		http.URL = credentials.RedactURL(http.URL)
 		for name := range http.Headers {
-			if IsCredentialHeader(name) {
-				http.Headers[name] = RedactedHeaderValue
+			if credentials.IsCredentialHeader(name) {
+				http.Headers[name] = credentials.RedactedHeaderValue
 			}
 		}
 	}
@@ -185,10 +187,10 @@ func TestVMDiskUpdateKeepsBackendFields(t *testing.T) {
 		updated.Annotations["cdi.kubevirt.io/storage.bind.immediate.requested"] != "true" {
 		t.Errorf("backend fields lost: %+v", updated.ObjectMeta)
 	}
-	if _, ok := updated.Annotations[OpticalAnnotation]; ok {
+	if _, ok := updated.Annotations[backendnames.OpticalAnnotation]; ok {
 		t.Error("the optical marker stayed after optical was turned off")
 	}
-	if updated.Labels["b"] != "2" || updated.Labels["a"] != "" || updated.Labels[KindLabel] != VMDiskKind {
+	if updated.Labels["b"] != "2" || updated.Labels["a"] != "" || updated.Labels[backendnames.KindLabel] != backendnames.VMDiskKind {
 		t.Errorf("labels: %v", updated.Labels)
 	}
 	if got := updated.Spec.Storage.Resources.Requests.Storage().String(); got != "20Gi" {
@@ -239,7 +241,7 @@ func TestCredentialHeadersGoToASecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"Authorization": RedactedHeaderValue, "X-Api-Key": RedactedHeaderValue, "Accept": "*/*"}
+	want := map[string]string{"Authorization": credentials.RedactedHeaderValue, "X-Api-Key": credentials.RedactedHeaderValue, "Accept": "*/*"}
 	if diff := cmp.Diff(want, back.Spec.Source.HTTP.Headers); diff != "" {
 		t.Errorf("headers read back (-want +got):\n%s", diff)
 	}
@@ -266,7 +268,7 @@ func TestURLCredentialsGoToASecret(t *testing.T) {
 	if http.URL != "https://images.example.com:8443/a/x.img?sig=1#frag" || http.SecretRef != "img-http-credentials" {
 		t.Errorf("DataVolume source: url %q, secretRef %q", http.URL, http.SecretRef)
 	}
-	if dv.Annotations[URLUsernameAnnotation] != "alice" {
+	if dv.Annotations[backendnames.URLUsernameAnnotation] != "alice" {
 		t.Errorf("annotations: %v", dv.Annotations)
 	}
 	if raw, _ := json.Marshal(dv); strings.Contains(string(raw), "s3cr") {
@@ -307,35 +309,10 @@ func TestURLCredentialsGoToASecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain.Spec.Source.HTTP.SecretRef != "" || plain.Annotations[URLUsernameAnnotation] != "" || CredentialsSecretFor(disk) != nil {
+	if plain.Spec.Source.HTTP.SecretRef != "" || plain.Annotations[backendnames.URLUsernameAnnotation] != "" || CredentialsSecretFor(disk) != nil {
 		t.Errorf("credentials left behind: %+v %v", plain.Spec.Source.HTTP, plain.Annotations)
 	}
-	if _, ok := plain.Annotations[URLUsernameAnnotation]; ok {
+	if _, ok := plain.Annotations[backendnames.URLUsernameAnnotation]; ok {
 		t.Error("the username annotation stayed")
-	}
-}
-
-func TestSplitURLUserinfo(t *testing.T) {
-	cases := []struct {
-		raw, stripped, username, password, redacted string
-		ok                                          bool
-	}{
-		{"https://example.com/x", "https://example.com/x", "", "", "https://example.com/x", false},
-		{"https://u:p@example.com/x", "https://example.com/x", "u", "p", "https://u:(redacted)@example.com/x", true},
-		{"https://u:p:q@h", "https://h", "u", "p:q", "https://u:(redacted)@h", true},
-		{"https://a@b:c@h/x@y", "https://h/x@y", "a@b", "c", "https://a@b:(redacted)@h/x@y", true},
-		{"https://h/path@x?q=a@b#c@d", "https://h/path@x?q=a@b#c@d", "", "", "https://h/path@x?q=a@b#c@d", false},
-		{"https://h?u:p@x", "https://h?u:p@x", "", "", "https://h?u:p@x", false},
-		{"u:p@h", "u:p@h", "", "", "u:p@h", false},
-		{"https://u@h", "https://h", "u", "", "https://u:(redacted)@h", true},
-	}
-	for _, tc := range cases {
-		stripped, username, password, _, ok := SplitURLUserinfo(tc.raw)
-		if stripped != tc.stripped || username != tc.username || password != tc.password || ok != tc.ok {
-			t.Errorf("SplitURLUserinfo(%q) = %q, %q, %q, %v", tc.raw, stripped, username, password, ok)
-		}
-		if got := RedactURL(tc.raw); got != tc.redacted {
-			t.Errorf("RedactURL(%q) = %q, want %q", tc.raw, got, tc.redacted)
-		}
 	}
 }

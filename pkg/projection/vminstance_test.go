@@ -3,7 +3,6 @@ package projection
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,6 +13,7 @@ import (
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 )
 
@@ -151,12 +151,12 @@ func TestVMInstanceBackendObjects(t *testing.T) {
 	if disks[2].CDRom == nil || disks[2].CDRom.Bus != kubevirtv1.DiskBusSATA || *disks[2].BootOrder != 3 {
 		t.Errorf("optical disk: %+v", disks[2])
 	}
-	if vm.Spec.Template.ObjectMeta.Labels[InstanceLabel] != "production-web-server" {
+	if vm.Spec.Template.ObjectMeta.Labels[backendnames.InstanceLabel] != "production-web-server" {
 		t.Errorf("template labels: %v", vm.Spec.Template.ObjectMeta.Labels)
 	}
 	svc := b.Service
 	if svc.Name != "production-web-server" || svc.Spec.Type != corev1.ServiceTypeLoadBalancer ||
-		svc.Spec.Selector[InstanceLabel] != "production-web-server" || len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Port != 80 {
+		svc.Spec.Selector[backendnames.InstanceLabel] != "production-web-server" || len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Port != 80 {
 		t.Errorf("service: %+v", svc)
 	}
 	if b.CloudInit.Name != "production-web-server-cloud-init" || b.SSHKeys.Name != "production-web-server-ssh-keys" ||
@@ -238,15 +238,5 @@ func TestVMInstanceResourceVersionIsTheNewest(t *testing.T) {
 		if got.ResourceVersion != tc.want {
 			t.Errorf("%+v: resourceVersion %s", tc, got.ResourceVersion)
 		}
-	}
-}
-
-func TestDataVolumeClaimants(t *testing.T) {
-	got := strings.Join(DataVolumeClaimants("a-b-c"), ",")
-	if got != "a,a-b" {
-		t.Fatalf("claimants of a-b-c: %s", got)
-	}
-	if len(DataVolumeClaimants("abc")) != 0 || len(DataVolumeClaimants("-a-")) != 0 {
-		t.Fatal("a name without an inner dash has no claimant")
 	}
 }

@@ -1,7 +1,7 @@
 // Package diskprotection keeps a VMDisk that a VMInstance attaches from
 // going away, as Kubernetes' pvc-protection controller keeps a PVC a Pod
 // uses. Every VMDisk's DataVolume carries the finalizer
-// projection.InUseProtectionFinalizer (vm-apiserver adds it on create; this
+// backendnames.InUseProtectionFinalizer (vm-apiserver adds it on create; this
 // controller adds it to DataVolumes made before it existed). Deleting the
 // VMDisk then only marks the DataVolume deleted; the controller removes the
 // finalizer once no VMInstance's VirtualMachine attaches the disk, and
@@ -15,7 +15,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -26,6 +25,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -47,11 +47,11 @@ func New(clients backend.Clients) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "disk-protection"}),
 	}
 	dvs, vms := clients.CDI.CdiV1beta1().DataVolumes(""), clients.KubeVirt.KubevirtV1().VirtualMachines("")
-	c.disks = backend.NewInformer(clients.CDI, &cdiv1.DataVolume{}, projection.KindLabel+"="+projection.VMDiskKind,
+	c.disks = backend.NewInformer(clients.CDI, &cdiv1.DataVolume{}, backendnames.KindSelector(backendnames.VMDiskKind),
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return dvs.List(ctx, o) },
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return dvs.Watch(ctx, o) },
 		cache.Indexers{}, backend.WithoutManagedFields)
-	c.instances = backend.NewInformer(clients.KubeVirt, &kubevirtv1.VirtualMachine{}, projection.KindLabel+"="+projection.VMInstanceKind,
+	c.instances = backend.NewInformer(clients.KubeVirt, &kubevirtv1.VirtualMachine{}, backendnames.KindSelector(backendnames.VMInstanceKind),
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return vms.List(ctx, o) },
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return vms.Watch(ctx, o) },
 		cache.Indexers{attachedIndex: attachedDisks}, attachmentsOnly)
@@ -107,7 +107,7 @@ func (c *Controller) diskChanged(obj interface{}) {
 // needsWork says whether dv is deleted and still protected, or live and
 // not protected.
 func needsWork(dv *cdiv1.DataVolume) bool {
-	return projection.HasFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer) == (dv.DeletionTimestamp != nil)
+	return projection.HasFinalizer(dv.Finalizers, backendnames.InUseProtectionFinalizer) == (dv.DeletionTimestamp != nil)
 }
 
 func (c *Controller) instanceChanged(obj interface{}) {
@@ -164,7 +164,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // protect adds the finalizer to a live DataVolume made before it existed.
 func (c *Controller) protect(ctx context.Context, cached *cdiv1.DataVolume) error {
 	dv := cached.DeepCopy()
-	dv.Finalizers = projection.WithFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer, true)
+	dv.Finalizers = projection.WithFinalizer(dv.Finalizers, backendnames.InUseProtectionFinalizer, true)
 	_, err := c.clients.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -201,7 +201,7 @@ func (c *Controller) release(ctx context.Context, cached *cdiv1.DataVolume) erro
 			// bring the disk back here.
 			return nil
 		}
-		dv.Finalizers = projection.WithFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer, false)
+		dv.Finalizers = projection.WithFinalizer(dv.Finalizers, backendnames.InUseProtectionFinalizer, false)
 		_, err = client.Update(ctx, dv, metav1.UpdateOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -261,7 +261,7 @@ func (c *Controller) Users(namespace, disk string) []string {
 // for a consistent read). Without KubeVirt installed no disk has users.
 func ListAttachments(ctx context.Context, clients backend.Clients, namespace, resourceVersion string) (map[string][]string, error) {
 	vms, err := clients.KubeVirt.KubevirtV1().VirtualMachines(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector:   labels.Set{projection.KindLabel: projection.VMInstanceKind}.String(),
+		LabelSelector:   backendnames.KindSelector(backendnames.VMInstanceKind),
 		ResourceVersion: resourceVersion,
 	})
 	if apierrors.IsNotFound(err) {

@@ -15,20 +15,21 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 func disk(ns, name string, deleted, protected bool) *cdiv1.DataVolume {
 	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{
 		Namespace: ns, Name: name, UID: types.UID(ns + "-" + name),
-		Labels: map[string]string{projection.KindLabel: projection.VMDiskKind},
+		Labels: map[string]string{backendnames.KindLabel: backendnames.VMDiskKind},
 	}}
 	if deleted {
 		now := metav1.Now()
 		dv.DeletionTimestamp = &now
 	}
 	if protected {
-		dv.Finalizers = []string{"other.example.com/keep", projection.InUseProtectionFinalizer}
+		dv.Finalizers = []string{"other.example.com/keep", backendnames.InUseProtectionFinalizer}
 	}
 	return dv
 }
@@ -38,7 +39,7 @@ func disk(ns, name string, deleted, protected bool) *cdiv1.DataVolume {
 func instance(ns, name string, marked bool, disks ...string) *kubevirtv1.VirtualMachine {
 	vm := &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	if marked {
-		vm.Labels = map[string]string{projection.KindLabel: projection.VMInstanceKind}
+		vm.Labels = map[string]string{backendnames.KindLabel: backendnames.VMInstanceKind}
 	}
 	vm.Spec.Template = &kubevirtv1.VirtualMachineInstanceTemplateSpec{}
 	for _, d := range disks {
@@ -112,7 +113,7 @@ func TestSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, vm := range tc.vms {
-				if vm.Labels[projection.KindLabel] == projection.VMInstanceKind {
+				if vm.Labels[backendnames.KindLabel] == backendnames.VMInstanceKind {
 					if err := c.instances.GetStore().Add(vm); err != nil {
 						t.Fatal(err)
 					}
@@ -122,7 +123,7 @@ func TestSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := finalizers(t, clients, "ns", "data")
-			if projection.HasFinalizer(got, projection.InUseProtectionFinalizer) != tc.wantProtected {
+			if projection.HasFinalizer(got, backendnames.InUseProtectionFinalizer) != tc.wantProtected {
 				t.Fatalf("finalizers %v, want protected %v", got, tc.wantProtected)
 			}
 			if tc.dv.DeletionTimestamp != nil && !slices.Contains(got, "other.example.com/keep") {
@@ -144,7 +145,7 @@ func TestSyncRereadsVMs(t *testing.T) {
 	if err := c.sync(context.Background(), "ns/data"); err != nil {
 		t.Fatal(err)
 	}
-	if got := finalizers(t, clients, "ns", "data"); !projection.HasFinalizer(got, projection.InUseProtectionFinalizer) {
+	if got := finalizers(t, clients, "ns", "data"); !projection.HasFinalizer(got, backendnames.InUseProtectionFinalizer) {
 		t.Fatalf("released although a VM attaches it: %v", got)
 	}
 }
@@ -163,7 +164,7 @@ func TestSyncGoneOrReplaced(t *testing.T) {
 	if err := c.sync(context.Background(), "ns/data"); err != nil {
 		t.Fatal(err)
 	}
-	if got := finalizers(t, clients, "ns", "data"); !projection.HasFinalizer(got, projection.InUseProtectionFinalizer) {
+	if got := finalizers(t, clients, "ns", "data"); !projection.HasFinalizer(got, backendnames.InUseProtectionFinalizer) {
 		t.Fatalf("the new DataVolume lost its protection: %v", got)
 	}
 	if err := c.sync(context.Background(), "ns/missing"); err != nil {
@@ -184,7 +185,7 @@ func TestRunReleasesWhenDetached(t *testing.T) {
 	go New(clients).Run(ctx)
 
 	protected := func(name string) bool {
-		return projection.HasFinalizer(finalizers(t, clients, "ns", name), projection.InUseProtectionFinalizer)
+		return projection.HasFinalizer(finalizers(t, clients, "ns", name), backendnames.InUseProtectionFinalizer)
 	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()

@@ -22,6 +22,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -207,7 +208,7 @@ func newWidgetStore(t *testing.T, objs ...runtime.Object) (*widgetStore, *kubefa
 func widget(name, rv string, data ...string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
 		Namespace: tenant, Name: name, ResourceVersion: rv, UID: types.UID("uid-" + name),
-		Labels: map[string]string{projection.KindLabel: widgetKind},
+		Labels: map[string]string{backendnames.KindLabel: widgetKind},
 	}, Data: map[string]string{}}
 	for i := 0; i+1 < len(data); i += 2 {
 		cm.Data[data[i]] = data[i+1]

@@ -21,7 +21,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // Strategy is the create, update and delete behaviour of a resource.
@@ -39,7 +39,7 @@ type Store[B BackendObject, L runtime.Object] struct {
 	PublicResource schema.GroupResource
 	// SingularName is the public resource's singular name.
 	SingularName string
-	// Kind is the public kind; backend objects carry it in projection.KindLabel.
+	// Kind is the public kind; backend objects carry it in backendnames.KindLabel.
 	Kind string
 	// BackendResource is the primary backend resource, checked for before
 	// every request; BackendProvider names what installs it.
@@ -493,7 +493,7 @@ func (s *Store[B, L]) getPrimary(ctx context.Context, name string, opts metav1.G
 	if err != nil {
 		return zero, s.publicError(err, name)
 	}
-	if primary.GetLabels()[projection.KindLabel] != s.Kind {
+	if !backendnames.HasKind(primary.GetLabels(), s.Kind) {
 		return zero, apierrors.NewNotFound(s.PublicResource, name)
 	}
 	return primary, nil
@@ -534,7 +534,7 @@ func (s *Store[B, L]) backendListOptions(options *metainternalversion.ListOption
 	if selector == nil {
 		selector = labels.Everything()
 	}
-	kindRequirement, err := labels.NewRequirement(projection.KindLabel, selection.Equals, []string{s.Kind})
+	kindRequirement, err := labels.NewRequirement(backendnames.KindLabel, selection.Equals, []string{s.Kind})
 	if err != nil {
 		return out, err
 	}

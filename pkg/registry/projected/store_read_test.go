@@ -17,7 +17,7 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 func TestGetReadsThePrimaryObjectWithoutReservedKeys(t *testing.T) {
@@ -168,7 +168,7 @@ func TestListPassesSelectorsAndPagingThroughAndFiltersProjectedFields(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen.LabelSelector != "app=web,"+projection.KindLabel+"="+widgetKind || seen.FieldSelector != "metadata.name!=z" || seen.Limit != 3 || seen.Continue != "this" {
+	if seen.LabelSelector != "app=web,"+backendnames.KindLabel+"="+widgetKind || seen.FieldSelector != "metadata.name!=z" || seen.Limit != 3 || seen.Continue != "this" {
 		t.Fatalf("the backend was asked %+v", seen)
 	}
 	got := out.(*corev1.ConfigMapList)

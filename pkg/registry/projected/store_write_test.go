@@ -15,7 +15,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 func updateTo(obj runtime.Object) rest.UpdatedObjectInfo {
@@ -46,11 +46,11 @@ func TestCreateWritesTheKindLabelAndAnswersTheProjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cm := obj.(*corev1.ConfigMap); cm.Data["k"] != "v" || cm.Labels[projection.KindLabel] != "" {
+	if cm := obj.(*corev1.ConfigMap); cm.Data["k"] != "v" || cm.Labels[backendnames.KindLabel] != "" {
 		t.Fatalf("answered %+v", cm)
 	}
 	stored, err := kube.CoreV1().ConfigMaps(tenant).Get(context.Background(), "a", metav1.GetOptions{})
-	if err != nil || stored.Labels[projection.KindLabel] != widgetKind {
+	if err != nil || stored.Labels[backendnames.KindLabel] != widgetKind {
 		t.Fatalf("stored %+v, %v", stored, err)
 	}
 }

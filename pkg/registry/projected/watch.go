@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // translatingWatch turns a backend watch into a watch of public objects.
@@ -180,7 +180,7 @@ func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.Namespac
 	if err != nil {
 		return watch.Event{}, false, err
 	}
-	if primary.GetLabels()[projection.KindLabel] != w.store.Kind || !w.known.has(primary) {
+	if !backendnames.HasKind(primary.GetLabels(), w.store.Kind) || !w.known.has(primary) {
 		return watch.Event{}, false, nil
 	}
 	return w.translate(ctx, watch.Event{Type: watch.Modified, Object: primary})

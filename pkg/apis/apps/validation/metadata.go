@@ -4,11 +4,13 @@
 package validation
 
 import (
+	"slices"
+
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // validateObjectMeta checks the metadata of a new object. Names are DNS
@@ -31,18 +33,18 @@ func validateObjectMetaUpdate(meta, old *metav1.ObjectMeta, ownFinalizers ...str
 func validateReservedKeys(meta *metav1.ObjectMeta, fldPath *field.Path, ownFinalizers []string) field.ErrorList {
 	var allErrs field.ErrorList
 	for i, f := range meta.Finalizers {
-		if projection.IsReservedKey(f) && !projection.HasFinalizer(ownFinalizers, f) {
-			allErrs = append(allErrs, field.Forbidden(fldPath.Child("finalizers").Index(i), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		if backendnames.IsReservedKey(f) && !slices.Contains(ownFinalizers, f) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("finalizers").Index(i), "the prefix "+backendnames.ReservedPrefix+" is reserved for vm-apiserver"))
 		}
 	}
 	for key := range meta.Labels {
-		if projection.IsReservedKey(key) {
-			allErrs = append(allErrs, field.Forbidden(fldPath.Child("labels").Key(key), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		if backendnames.IsReservedKey(key) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("labels").Key(key), "the prefix "+backendnames.ReservedPrefix+" is reserved for vm-apiserver"))
 		}
 	}
 	for key := range meta.Annotations {
-		if projection.IsReservedKey(key) {
-			allErrs = append(allErrs, field.Forbidden(fldPath.Child("annotations").Key(key), "the prefix "+projection.ReservedPrefix+" is reserved for vm-apiserver"))
+		if backendnames.IsReservedKey(key) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("annotations").Key(key), "the prefix "+backendnames.ReservedPrefix+" is reserved for vm-apiserver"))
 		}
 	}
 	return allErrs

@@ -15,7 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+	"github.com/cozystack/vm-apiserver/pkg/credentials"
 )
 
 // checksumDigestLength is the hex length of each digest CDI can verify.
@@ -28,17 +29,17 @@ var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 // stored yet, so the placeholder itself would become the credential (as
 // when a disk read with kubectl get is created again elsewhere).
 func ValidateVMDisk(disk *apps.VMDisk) field.ErrorList {
-	allErrs := validateObjectMeta(&disk.ObjectMeta, projection.InUseProtectionFinalizer)
+	allErrs := validateObjectMeta(&disk.ObjectMeta, backendnames.InUseProtectionFinalizer)
 	specPath := field.NewPath("spec")
 	allErrs = append(allErrs, validateVMDiskSpec(&disk.Spec, specPath)...)
 	if http := disk.Spec.Source.HTTP; http != nil {
 		httpPath := specPath.Child("source", "http")
-		if _, _, password, _, ok := projection.SplitURLUserinfo(http.URL); ok && password == projection.RedactedURLPassword {
+		if _, _, password, _, ok := credentials.SplitURLUserinfo(http.URL); ok && password == credentials.RedactedURLPassword {
 			allErrs = append(allErrs, field.Invalid(httpPath.Child("url"), http.URL,
-				"the password "+projection.RedactedURLPassword+" stands for one kept in a Secret; give the real password"))
+				"the password "+credentials.RedactedURLPassword+" stands for one kept in a Secret; give the real password"))
 		}
 		for _, name := range sortedKeys(http.Headers) {
-			if http.Headers[name] == projection.RedactedHeaderValue {
+			if http.Headers[name] == credentials.RedactedHeaderValue {
 				allErrs = append(allErrs, field.Invalid(httpPath.Child("headers").Key(name), http.Headers[name],
 					"stands for a value kept in a Secret; give the real value"))
 			}
@@ -50,7 +51,7 @@ func ValidateVMDisk(disk *apps.VMDisk) field.ErrorList {
 // ValidateVMDiskUpdate checks a change to a VMDisk: source and storage class
 // are immutable, the size may only grow.
 func ValidateVMDiskUpdate(disk, old *apps.VMDisk) field.ErrorList {
-	allErrs := validateObjectMetaUpdate(&disk.ObjectMeta, &old.ObjectMeta, projection.InUseProtectionFinalizer)
+	allErrs := validateObjectMetaUpdate(&disk.ObjectMeta, &old.ObjectMeta, backendnames.InUseProtectionFinalizer)
 	specPath := field.NewPath("spec")
 	allErrs = append(allErrs, validateVMDiskSpec(&disk.Spec, specPath)...)
 	if !apiequality.Semantic.DeepEqual(disk.Spec.Source, old.Spec.Source) {
@@ -124,7 +125,7 @@ func validateVMDiskSource(src *apps.VMDiskSource, fldPath *field.Path) field.Err
 func validateHTTPSource(src *apps.HTTPDiskSource, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	urlPath := fldPath.Child("url")
-	shown := projection.RedactURL(src.URL)
+	shown := credentials.RedactURL(src.URL)
 	if src.URL == "" {
 		allErrs = append(allErrs, field.Required(urlPath, ""))
 	} else if len(src.URL) > maxHTTPFieldBytes {
@@ -147,7 +148,7 @@ func validateHTTPSource(src *apps.HTTPDiskSource, fldPath *field.Path) field.Err
 		value := src.Headers[name]
 		headerPath := headersPath.Key(name)
 		var shownValue interface{} = value
-		if projection.IsCredentialHeader(name) {
+		if credentials.IsCredentialHeader(name) {
 			shownValue = field.OmitValueType{}
 		}
 		switch {

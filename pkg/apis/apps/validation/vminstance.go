@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // shownKeyPrefix is how much of an invalid SSH key an error repeats: enough
@@ -122,6 +123,7 @@ func validateSizing(spec *apps.VMInstanceSpec, fldPath *field.Path) field.ErrorL
 // because the PVC and KubeVirt volume built from it take the same name.
 // A disk without a size attaches the existing VMDisk of that name, whose
 // storage class is its own, so giving one here would be silently ignored.
+// No disk may take the name of the VM's cloud-init volume.
 func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *field.Path) field.ErrorList {
 	allErrs := validateListLength(len(disks), maxInstanceDisks, fldPath)
 	seen := sets.New[string]()
@@ -145,6 +147,9 @@ func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *
 				allErrs = append(allErrs, validateDataVolumeName(vmName, disk.Name, namePath)...)
 			}
 		}
+		if disk.Name == backendnames.CloudInitVolume {
+			allErrs = append(allErrs, field.Invalid(namePath, disk.Name, "is reserved for the cloud-init volume"))
+		}
 
 		classPath := diskPath.Child("storageClass")
 		if disk.Size != nil {
@@ -163,7 +168,7 @@ func validateInstanceDisks(disks []apps.VMInstanceDisk, vmName string, fldPath *
 }
 
 func validateDataVolumeName(vmName, diskName string, fldPath *field.Path) field.ErrorList {
-	dvName := vmName + "-" + diskName
+	dvName := backendnames.DiskDataVolumeName(vmName, diskName)
 	if len(dvName) <= validation.DNS1123LabelMaxLength {
 		return nil
 	}

@@ -300,6 +300,8 @@ func TestValidateVMInstanceInvalid(t *testing.T) {
 		{"duplicate disk name, inline and attached", func(vm *apps.VMInstance) {
 			vm.Spec.Disks = append(vm.Spec.Disks, apps.VMInstanceDisk{Name: "root-disk"})
 		}, field.ErrorTypeDuplicate, "spec.disks[2].name"},
+		{"disk named like the cloud-init volume", func(vm *apps.VMInstance) { vm.Spec.Disks[1].Name = "cloudinit" },
+			field.ErrorTypeInvalid, "spec.disks[1].name"},
 		{"DataVolume name longer than 63", func(vm *apps.VMInstance) {
 			vm.Name = strings.Repeat("v", 40)
 			vm.Spec.Disks[0].Name = strings.Repeat("d", 23) // 40+1+23 = 64

@@ -9,7 +9,7 @@ import (
 	kubevirtclient "kubevirt.io/client-go/kubevirt"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // InlineDiskOwner is the VMInstance other than except whose inline disk has
@@ -17,7 +17,7 @@ import (
 // not exist yet (KubeVirt makes it from the VM's template), so the VMs that
 // could claim the name are read.
 func InlineDiskOwner(ctx context.Context, kubevirt kubevirtclient.Interface, namespace, dv, except string) (string, error) {
-	for _, instance := range projection.DataVolumeClaimants(dv) {
+	for _, instance := range backendnames.DataVolumeClaimants(dv) {
 		if instance == except {
 			continue
 		}
@@ -28,7 +28,7 @@ func InlineDiskOwner(ctx context.Context, kubevirt kubevirtclient.Interface, nam
 		if err != nil {
 			return "", fmt.Errorf("reading VirtualMachine %s/%s: %w", namespace, instance, err)
 		}
-		if vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
+		if !backendnames.HasKind(vm.Labels, backendnames.VMInstanceKind) {
 			continue
 		}
 		for _, t := range vm.Spec.DataVolumeTemplates {

@@ -12,10 +12,11 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
-const protection = projection.InUseProtectionFinalizer
+const protection = backendnames.InUseProtectionFinalizer
 
 func diskWith(deleted bool, finalizers ...string) *apps.VMDisk {
 	d := &apps.VMDisk{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "ns", Finalizers: finalizers}}

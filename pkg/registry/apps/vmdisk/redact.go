@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/credentials"
 )
 
 // keepStoredCredentials makes credential header values write-once: they
@@ -18,7 +18,7 @@ func keepStoredCredentials(disk, old *apps.VMDisk) {
 		return
 	}
 	for name, value := range oldHTTP.Headers {
-		if _, ok := newHTTP.Headers[name]; ok && value == projection.RedactedHeaderValue {
+		if _, ok := newHTTP.Headers[name]; ok && value == credentials.RedactedHeaderValue {
 			newHTTP.Headers[name] = value
 		}
 	}
@@ -26,7 +26,7 @@ func keepStoredCredentials(disk, old *apps.VMDisk) {
 	// the stored one only in its password (the redacted marker, or the
 	// original) keeps the stored one. A different username, host or path
 	// is still a change of the immutable source.
-	if _, _, _, _, ok := projection.SplitURLUserinfo(oldHTTP.URL); ok && projection.RedactURL(newHTTP.URL) == oldHTTP.URL {
+	if _, _, _, _, ok := credentials.SplitURLUserinfo(oldHTTP.URL); ok && credentials.RedactURL(newHTTP.URL) == oldHTTP.URL {
 		newHTTP.URL = oldHTTP.URL
 	}
 }
@@ -51,14 +51,14 @@ func redactLastApplied(disk *apps.VMDisk) {
 	changed := false
 	if headers, ok := lookupMap(http, "headers"); ok {
 		for name := range headers {
-			if projection.IsCredentialHeader(name) && headers[name] != projection.RedactedHeaderValue {
-				headers[name] = projection.RedactedHeaderValue
+			if credentials.IsCredentialHeader(name) && headers[name] != credentials.RedactedHeaderValue {
+				headers[name] = credentials.RedactedHeaderValue
 				changed = true
 			}
 		}
 	}
 	if raw, ok := http["url"].(string); ok {
-		if redacted := projection.RedactURL(raw); redacted != raw {
+		if redacted := credentials.RedactURL(raw); redacted != raw {
 			http["url"] = redacted
 			changed = true
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/controller/diskprotection"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
@@ -36,7 +37,7 @@ func NewREST(clients backend.Clients, attachments Attachments, availability *bac
 		Resource:        dataVolumes{Clients: clients, attachments: attachments},
 		PublicResource:  apps.Resource("vmdisks"),
 		SingularName:    "vmdisk",
-		Kind:            projection.VMDiskKind,
+		Kind:            backendnames.VMDiskKind,
 		BackendResource: DataVolumes,
 		BackendProvider: "CDI",
 		Availability:    availability,
@@ -124,7 +125,7 @@ func (d dataVolumes) usersOf(ctx context.Context, namespace string) (func(*cdiv1
 // disk made before that finalizer existed, which the disk protection
 // controller has not reached yet, is refused while attached.
 func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) error {
-	if projection.HasFinalizer(dv.Finalizers, projection.InUseProtectionFinalizer) {
+	if projection.HasFinalizer(dv.Finalizers, backendnames.InUseProtectionFinalizer) {
 		return nil
 	}
 	users, err := diskprotection.ListAttachments(ctx, d.Clients, dv.Namespace, "")

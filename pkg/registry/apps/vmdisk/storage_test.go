@@ -29,7 +29,7 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/install"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 const tenant = "ns"
@@ -93,7 +93,7 @@ func httpDisk(name string) *apps.VMDisk {
 func dataVolume(name string, finalizers ...string) *cdiv1.DataVolume {
 	return &cdiv1.DataVolume{
 		ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: name, ResourceVersion: "5", UID: "uid-dv",
-			Labels: map[string]string{projection.KindLabel: projection.VMDiskKind}, Finalizers: finalizers},
+			Labels: map[string]string{backendnames.KindLabel: backendnames.VMDiskKind}, Finalizers: finalizers},
 		Spec: cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}, Storage: &cdiv1.StorageSpec{
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
 			StorageClassName: &class,
@@ -106,7 +106,7 @@ var class = "replicated"
 // instanceAttaching is VMInstance name's VM attaching the VMDisks disks.
 func instanceAttaching(name string, disks ...string) *kubevirtv1.VirtualMachine {
 	vm := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: name, Labels: map[string]string{projection.KindLabel: projection.VMInstanceKind}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: name, Labels: map[string]string{backendnames.KindLabel: backendnames.VMInstanceKind}},
 		Spec:       kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{}},
 	}
 	for _, disk := range disks {
@@ -273,14 +273,14 @@ func TestDeleteOfAnAttachedDiskWithoutProtectionIsAConflict(t *testing.T) {
 }
 
 func TestDeleteOfAProtectedDiskInUseIsLeftToItsFinalizer(t *testing.T) {
-	d := newDisks(t, []runtime.Object{dataVolume("data", projection.InUseProtectionFinalizer)}, instanceAttaching("web", "data"))
+	d := newDisks(t, []runtime.Object{dataVolume("data", backendnames.InUseProtectionFinalizer)}, instanceAttaching("web", "data"))
 	if _, _, err := d.store.Delete(asAlice(), "data", nil, &metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestUpdateWritesTheDataVolumeUnderItsResourceVersionWithDryRun(t *testing.T) {
-	d := newDisks(t, []runtime.Object{dataVolume("data", projection.InUseProtectionFinalizer)})
+	d := newDisks(t, []runtime.Object{dataVolume("data", backendnames.InUseProtectionFinalizer)})
 	current, err := d.store.Get(asAlice(), "data", &metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestUpdateWritesTheDataVolumeUnderItsResourceVersionWithDryRun(t *testing.T
 	for _, a := range d.cdi.Actions() {
 		if u, ok := a.(clienttesting.UpdateActionImpl); ok {
 			dv := u.Object.(*cdiv1.DataVolume)
-			if dv.ResourceVersion != "5" || len(u.UpdateOptions.DryRun) == 0 || dv.Labels["team"] != "a" || dv.Labels[projection.KindLabel] != projection.VMDiskKind {
+			if dv.ResourceVersion != "5" || len(u.UpdateOptions.DryRun) == 0 || dv.Labels["team"] != "a" || dv.Labels[backendnames.KindLabel] != backendnames.VMDiskKind {
 				t.Fatalf("want a dry-run write at version 5 keeping the kind label, got %+v %+v", dv.ObjectMeta, u.UpdateOptions)
 			}
 			return

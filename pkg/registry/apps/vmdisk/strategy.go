@@ -10,6 +10,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
@@ -29,7 +30,7 @@ func newStrategy(typer runtime.ObjectTyper) strategy {
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	disk := obj.(*apps.VMDisk)
 	disk.Status = apps.VMDiskStatus{}
-	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, projection.InUseProtectionFinalizer, true)
+	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, backendnames.InUseProtectionFinalizer, true)
 	defaultSourceNamespace(disk)
 	redactLastApplied(disk)
 }
@@ -71,8 +72,8 @@ func keepManagedFieldsOfNoChange(disk, old *apps.VMDisk) {
 // (which may get no new finalizers), adds it; a disk made before the
 // finalizer existed gets it with its first update.
 func keepInUseProtection(disk, old *apps.VMDisk) {
-	want := old.DeletionTimestamp == nil || projection.HasFinalizer(old.Finalizers, projection.InUseProtectionFinalizer)
-	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, projection.InUseProtectionFinalizer, want)
+	want := old.DeletionTimestamp == nil || projection.HasFinalizer(old.Finalizers, backendnames.InUseProtectionFinalizer)
+	disk.Finalizers = projection.WithFinalizer(disk.Finalizers, backendnames.InUseProtectionFinalizer, want)
 }
 
 func defaultSourceNamespace(disk *apps.VMDisk) {

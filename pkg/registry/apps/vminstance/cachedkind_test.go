@@ -17,13 +17,14 @@ import (
 	kubevirtfake "kubevirt.io/client-go/kubevirt/fake"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 func labelledService(name, rv string) *corev1.Service {
 	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{
 		Namespace: "tenant", Name: name, ResourceVersion: rv,
-		Labels: map[string]string{projection.InstanceLabel: name},
+		Labels: map[string]string{backendnames.InstanceLabel: name},
 	}}
 }
 

@@ -17,6 +17,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -24,7 +25,7 @@ func TestCreateWritesTheVMThenItsServiceAndSecretsOwnedByIt(t *testing.T) {
 	c := newCluster(t)
 	inst := c.create(t, instance("web"))
 	vm := c.vm(t, "web")
-	if vm.Labels[projection.KindLabel] != projection.VMInstanceKind || vm.Annotations[projection.WriteInProgressAnnotation] != "" {
+	if vm.Labels[backendnames.KindLabel] != backendnames.VMInstanceKind || vm.Annotations[backendnames.WriteInProgressAnnotation] != "" {
 		t.Fatalf("want a labelled VM without a write marker, got %+v", vm.ObjectMeta)
 	}
 	for _, owned := range []metav1.Object{
@@ -33,7 +34,7 @@ func TestCreateWritesTheVMThenItsServiceAndSecretsOwnedByIt(t *testing.T) {
 		mustGet(c.kube.CoreV1().Secrets(tenant).Get(context.Background(), "web-ssh-keys", metav1.GetOptions{})),
 	} {
 		refs := owned.GetOwnerReferences()
-		if len(refs) != 1 || refs[0].UID != vm.UID || owned.GetLabels()[projection.InstanceLabel] != "web" {
+		if len(refs) != 1 || refs[0].UID != vm.UID || owned.GetLabels()[backendnames.InstanceLabel] != "web" {
 			t.Fatalf("%s: want the instance label and the VM as owner, got %+v", owned.GetName(), owned)
 		}
 	}
@@ -79,7 +80,7 @@ func TestCreateWithoutOwnedObjectsWritesTheVMOnceWithoutAMarker(t *testing.T) {
 	if len(w) != 1 || w[0].GetVerb() != "create" || w[0].GetResource() != VirtualMachines {
 		t.Fatalf("want the VM created alone, got %v", w)
 	}
-	if marker := w[0].(clienttesting.CreateActionImpl).Object.(*kubevirtv1.VirtualMachine).Annotations[projection.WriteInProgressAnnotation]; marker != "" {
+	if marker := w[0].(clienttesting.CreateActionImpl).Object.(*kubevirtv1.VirtualMachine).Annotations[backendnames.WriteInProgressAnnotation]; marker != "" {
 		t.Fatalf("a single write needs no marker, got %q", marker)
 	}
 }
@@ -109,7 +110,7 @@ func TestCreateIsAConflictWhenAnInlineDisksDataVolumeNameIsTaken(t *testing.T) {
 	// VMInstance "web" whose inline disk "root-x" is the DataVolume
 	// "web-root-x"; created below as "web-root" with disk "x".
 	otherInstance := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "web", Labels: map[string]string{projection.KindLabel: projection.VMInstanceKind}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "web", Labels: map[string]string{backendnames.KindLabel: backendnames.VMInstanceKind}},
 		Spec:       kubevirtv1.VirtualMachineSpec{DataVolumeTemplates: []kubevirtv1.DataVolumeTemplateSpec{{ObjectMeta: metav1.ObjectMeta{Name: "web-root-x"}}}},
 	}
 	renamed := func(inst *apps.VMInstance) { inst.Name, inst.Spec.Disks[0].Name = "web-root", "x" }
@@ -119,7 +120,7 @@ func TestCreateIsAConflictWhenAnInlineDisksDataVolumeNameIsTaken(t *testing.T) {
 		inst  *apps.VMInstance
 		says  string
 	}{
-		{"by a VMDisk", dataVolume(map[string]string{projection.KindLabel: projection.VMDiskKind}), instance("web"), "already exists as a VMDisk"},
+		{"by a VMDisk", dataVolume(map[string]string{backendnames.KindLabel: backendnames.VMDiskKind}), instance("web"), "already exists as a VMDisk"},
 		{"by an unmanaged DataVolume", dataVolume(nil), instance("web"), "already exists as a DataVolume vm-apiserver does not manage"},
 		{"by another VMInstance's disk", dataVolume(labelled("other")), instance("web"), "already exists as a disk of VMInstance other"},
 		{"by another VMInstance's template", otherInstance, instance("web", renamed), "already an inline disk of VMInstance web"},

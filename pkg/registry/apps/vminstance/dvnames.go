@@ -9,7 +9,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
 )
 
@@ -28,7 +28,7 @@ func (v *virtualMachines) checkDataVolumeNames(ctx context.Context, inst *apps.V
 		}
 	}
 	for _, d := range inst.Spec.Disks {
-		name := projection.DiskDataVolumeName(inst.Name, d.Name)
+		name := backendnames.DiskDataVolumeName(inst.Name, d.Name)
 		if d.Size == nil || own[name] {
 			continue
 		}
@@ -37,7 +37,7 @@ func (v *virtualMachines) checkDataVolumeNames(ctx context.Context, inst *apps.V
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return fmt.Errorf("reading DataVolume %s/%s: %w", inst.Namespace, name, err)
-		case dv.Labels[projection.InstanceLabel] == inst.Name:
+		case dv.Labels[backendnames.InstanceLabel] == inst.Name:
 			// Made from this VMInstance's template before: its own disk,
 			// left by a delete that orphaned it.
 		default:
@@ -59,10 +59,10 @@ func (v *virtualMachines) checkDataVolumeNames(ctx context.Context, inst *apps.V
 // describeDataVolume says whose a DataVolume is, by its labels.
 func describeDataVolume(labels map[string]string) string {
 	switch {
-	case labels[projection.KindLabel] == projection.VMDiskKind:
+	case backendnames.HasKind(labels, backendnames.VMDiskKind):
 		return "a VMDisk"
-	case labels[projection.InstanceLabel] != "":
-		return "a disk of VMInstance " + labels[projection.InstanceLabel]
+	case labels[backendnames.InstanceLabel] != "":
+		return "a disk of VMInstance " + labels[backendnames.InstanceLabel]
 	}
 	return "a DataVolume vm-apiserver does not manage"
 }

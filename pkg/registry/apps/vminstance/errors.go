@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 var vminstances = apps.Resource("vminstances")
@@ -28,7 +28,7 @@ func ownedWriteError(name string, o ownedObject, err error, outcome string) erro
 	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err), apierrors.IsNotFound(err):
 		return conflict(name, fmt.Errorf("%s changed while the VMInstance was written (%v); %s, try again", what, err, outcome))
 	case apierrors.IsInvalid(err):
-		return apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: projection.VMInstanceKind}, name, field.ErrorList{
+		return apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMInstanceKind}, name, field.ErrorList{
 			field.Invalid(field.NewPath("spec"), nil, fmt.Sprintf("the cluster refused its %s (%v); %s", what, err, outcome)),
 		})
 	case o.kind == "Service" && allocationFailed(err):

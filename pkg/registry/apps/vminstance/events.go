@@ -5,6 +5,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -23,7 +24,7 @@ const (
 func reference(vm *kubevirtv1.VirtualMachine) *corev1.ObjectReference {
 	return &corev1.ObjectReference{
 		APIVersion:      v1alpha1.SchemeGroupVersion.String(),
-		Kind:            projection.VMInstanceKind,
+		Kind:            backendnames.VMInstanceKind,
 		Namespace:       vm.Namespace,
 		Name:            vm.Name,
 		UID:             vm.UID,

@@ -34,8 +34,8 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/install"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 const (
@@ -292,5 +292,5 @@ func (c *cluster) wrote(verb, resource string) bool {
 }
 
 func labelled(name string) map[string]string {
-	return map[string]string{projection.InstanceLabel: name}
+	return map[string]string{backendnames.InstanceLabel: name}
 }

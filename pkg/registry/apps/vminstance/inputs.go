@@ -15,6 +15,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/apps/vmdisk"
 )
@@ -75,7 +76,7 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 		}
 		dv, err := v.CDI.CdiV1beta1().DataVolumes(inst.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 		switch {
-		case apierrors.IsNotFound(err), err == nil && dv.Labels[projection.KindLabel] != projection.VMDiskKind:
+		case apierrors.IsNotFound(err), err == nil && !backendnames.HasKind(dv.Labels, backendnames.VMDiskKind):
 			errs = append(errs, field.NotFound(spec.Child("disks").Index(i).Child("name"), d.Name))
 		case err != nil:
 			return in, err
@@ -83,7 +84,7 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 			if err := vmdisk.RefuseAttachingDeleted(dv, current, spec.Child("disks").Index(i).Child("name")); err != nil {
 				errs = append(errs, err)
 			}
-			in.Optical[d.Name] = dv.Annotations[projection.OpticalAnnotation] == "true"
+			in.Optical[d.Name] = dv.Annotations[backendnames.OpticalAnnotation] == "true"
 			// The VM will read the disk with the server's identity: the user
 			// must be allowed to read it themselves.
 			allowed, err := backend.UserMay(ctx, v.Kube, authorizationv1.ResourceAttributes{
@@ -99,7 +100,7 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 		}
 	}
 	if len(errs) > 0 {
-		return in, apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: projection.VMInstanceKind}, inst.Name, errs)
+		return in, apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMInstanceKind}, inst.Name, errs)
 	}
 	return in, nil
 }

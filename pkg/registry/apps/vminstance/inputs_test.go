@@ -13,13 +13,13 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // vmDisk is the DataVolume of VMDisk name; edits change it.
 func vmDisk(name string, edits ...func(*cdiv1.DataVolume)) *cdiv1.DataVolume {
 	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: name,
-		Labels: map[string]string{projection.KindLabel: projection.VMDiskKind}}}
+		Labels: map[string]string{backendnames.KindLabel: backendnames.VMDiskKind}}}
 	for _, edit := range edits {
 		edit(dv)
 	}
@@ -31,7 +31,7 @@ func attaching(disk string) func(*apps.VMInstance) {
 }
 
 func TestAttachingAnOpticalVMDiskMakesItACDROM(t *testing.T) {
-	iso := vmDisk("iso", func(dv *cdiv1.DataVolume) { dv.Annotations = map[string]string{projection.OpticalAnnotation: "true"} })
+	iso := vmDisk("iso", func(dv *cdiv1.DataVolume) { dv.Annotations = map[string]string{backendnames.OpticalAnnotation: "true"} })
 	c := newCluster(t, iso)
 	c.create(t, instance("web", attaching("iso")))
 	disks := c.vm(t, "web").Spec.Template.Spec.Domain.Devices.Disks

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -77,8 +78,8 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 		name    string
 		desired *corev1.Secret
 	}{
-		{projection.CloudInitSecretName(b.VM.Name), b.CloudInit},
-		{projection.SSHKeysSecretName(b.VM.Name), b.SSHKeys},
+		{backendnames.CloudInitSecretName(b.VM.Name), b.CloudInit},
+		{backendnames.SSHKeysSecretName(b.VM.Name), b.SSHKeys},
 	} {
 		o := ownedObject{
 			kind: "Secret", name: s.name,
@@ -170,7 +171,7 @@ func (v *virtualMachines) planOwned(ctx context.Context, namespace string, b *pr
 			current = nil
 		case err != nil:
 			return nil, fmt.Errorf("reading %s %s/%s: %w", o.kind, namespace, o.name, err)
-		case current.GetLabels()[projection.InstanceLabel] != b.VM.Name:
+		case current.GetLabels()[backendnames.InstanceLabel] != b.VM.Name:
 			if o.desired == nil {
 				// Not ours, not wanted: left alone.
 				continue

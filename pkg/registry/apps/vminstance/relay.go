@@ -13,7 +13,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // EventRelay repeats what KubeVirt reports on a VMInstance's VirtualMachine
@@ -53,7 +53,7 @@ func (r *EventRelay) relay(ctx context.Context, e *corev1.Event) {
 	}
 	// A VMI has the name of its VM.
 	vm, err := r.KubeVirt.KubevirtV1().VirtualMachines(e.InvolvedObject.Namespace).Get(ctx, e.InvolvedObject.Name, metav1.GetOptions{})
-	if err != nil || vm.Labels[projection.KindLabel] != projection.VMInstanceKind {
+	if err != nil || !backendnames.HasKind(vm.Labels, backendnames.VMInstanceKind) {
 		return
 	}
 	r.Events.Event(reference(vm), e.Type, e.Reason, kind+": "+e.Message)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -42,7 +43,7 @@ func newWriteMarker() string {
 
 // checkNoWriteInProgress refuses a write while another one is under way.
 func checkNoWriteInProgress(vm *kubevirtv1.VirtualMachine, now time.Time) error {
-	marker, ok := vm.Annotations[projection.WriteInProgressAnnotation]
+	marker, ok := vm.Annotations[backendnames.WriteInProgressAnnotation]
 	if !ok {
 		return nil
 	}
@@ -72,11 +73,11 @@ func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.V
 				return err
 			}
 		}
-		if current.UID != vm.UID || current.Annotations[projection.WriteInProgressAnnotation] != marker {
+		if current.UID != vm.UID || current.Annotations[backendnames.WriteInProgressAnnotation] != marker {
 			return conflict(vm.Name, fmt.Errorf("the VMInstance was replaced while it was written"))
 		}
 		next := current.DeepCopy()
-		delete(next.Annotations, projection.WriteInProgressAnnotation)
+		delete(next.Annotations, backendnames.WriteInProgressAnnotation)
 		versions.Record(&next.ObjectMeta)
 		updated, err := vms.Update(ctx, next, metav1.UpdateOptions{})
 		if err != nil {
@@ -113,7 +114,7 @@ func (v *virtualMachines) restoreVM(ctx context.Context, written, before *kubevi
 		next := current.DeepCopy()
 		next.Labels = maps.Clone(before.Labels)
 		next.Annotations = maps.Clone(before.Annotations)
-		delete(next.Annotations, projection.WriteInProgressAnnotation)
+		delete(next.Annotations, backendnames.WriteInProgressAnnotation)
 		next.Spec = *before.Spec.DeepCopy()
 		_, err := vms.Update(ctx, next, metav1.UpdateOptions{})
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 func TestWriteInProgressRefusesOtherWritesUntilItTimesOut(t *testing.T) {
@@ -19,14 +19,14 @@ func TestWriteInProgressRefusesOtherWritesUntilItTimesOut(t *testing.T) {
 	if err := checkNoWriteInProgress(vm, now); err != nil {
 		t.Fatalf("no marker: %v", err)
 	}
-	vm.Annotations = map[string]string{projection.WriteInProgressAnnotation: newWriteMarker()}
+	vm.Annotations = map[string]string{backendnames.WriteInProgressAnnotation: newWriteMarker()}
 	if err := checkNoWriteInProgress(vm, now); !apierrors.IsConflict(err) {
 		t.Fatalf("a write under way must be a 409, got %v", err)
 	}
 	if err := checkNoWriteInProgress(vm, now.Add(writeInProgressTimeout+time.Second)); err != nil {
 		t.Fatalf("an abandoned marker must not lock the VMInstance: %v", err)
 	}
-	vm.Annotations[projection.WriteInProgressAnnotation] = "garbage"
+	vm.Annotations[backendnames.WriteInProgressAnnotation] = "garbage"
 	if err := checkNoWriteInProgress(vm, now); err != nil {
 		t.Fatalf("an unreadable marker must not lock the VMInstance: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
@@ -38,7 +39,7 @@ func NewREST(clients backend.Clients, opts Options, typer runtime.ObjectTyper) *
 			joined: opts.Joined, loadBalancerNodePorts: opts.AllocateLoadBalancerNodePorts},
 		PublicResource:  apps.Resource("vminstances"),
 		SingularName:    "vminstance",
-		Kind:            projection.VMInstanceKind,
+		Kind:            backendnames.VMInstanceKind,
 		BackendResource: VirtualMachines,
 		BackendProvider: "KubeVirt",
 		Availability:    opts.Availability,
@@ -236,7 +237,7 @@ func (v *virtualMachines) prepareWrite(ctx context.Context, inst *apps.VMInstanc
 // owned object, and returns it ("" when none is needed: the VM write alone
 // is then serialised by its resourceVersion).
 func (v *virtualMachines) markIfOwnedChange(vm *kubevirtv1.VirtualMachine, steps []*ownedStep, dryRun []string) string {
-	delete(vm.Annotations, projection.WriteInProgressAnnotation)
+	delete(vm.Annotations, backendnames.WriteInProgressAnnotation)
 	if len(steps) == 0 || len(dryRun) > 0 {
 		return ""
 	}
@@ -244,7 +245,7 @@ func (v *virtualMachines) markIfOwnedChange(vm *kubevirtv1.VirtualMachine, steps
 	if vm.Annotations == nil {
 		vm.Annotations = map[string]string{}
 	}
-	vm.Annotations[projection.WriteInProgressAnnotation] = marker
+	vm.Annotations[backendnames.WriteInProgressAnnotation] = marker
 	return marker
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
@@ -37,25 +36,11 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	inst := obj.(*apps.VMInstance)
-	return append(validation.ValidateVMInstance(inst), validateReservedDiskNames(inst)...)
+	return validation.ValidateVMInstance(obj.(*apps.VMInstance))
 }
 
 func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	inst := obj.(*apps.VMInstance)
-	return append(validation.ValidateVMInstanceUpdate(inst, old.(*apps.VMInstance)), validateReservedDiskNames(inst)...)
-}
-
-// validateReservedDiskNames keeps disks off the name of the VM's cloud-init
-// volume.
-func validateReservedDiskNames(inst *apps.VMInstance) field.ErrorList {
-	var errs field.ErrorList
-	for i, d := range inst.Spec.Disks {
-		if d.Name == projection.CloudInitVolume {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "disks").Index(i).Child("name"), d.Name, "is reserved for the cloud-init volume"))
-		}
-	}
-	return errs
+	return validation.ValidateVMInstanceUpdate(obj.(*apps.VMInstance), old.(*apps.VMInstance))
 }
 
 func (strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {

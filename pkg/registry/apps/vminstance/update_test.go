@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -60,7 +61,7 @@ func TestUpdateWhileAnotherWriteIsInProgressIsAConflict(t *testing.T) {
 	inst := c.create(t, instance("web"))
 	mark := func(marker string) {
 		vm := c.vm(t, "web")
-		vm.Annotations[projection.WriteInProgressAnnotation] = marker
+		vm.Annotations[backendnames.WriteInProgressAnnotation] = marker
 		if _, err := c.kubevirt.KubevirtV1().VirtualMachines(tenant).Update(context.Background(), vm, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +78,7 @@ func TestUpdateWhileAnotherWriteIsInProgressIsAConflict(t *testing.T) {
 	if err != nil || len(updated.Spec.SSHKeys) != 2 {
 		t.Fatalf("got %+v: %v", updated, err)
 	}
-	if marker := c.vm(t, "web").Annotations[projection.WriteInProgressAnnotation]; marker != "" {
+	if marker := c.vm(t, "web").Annotations[backendnames.WriteInProgressAnnotation]; marker != "" {
 		t.Fatalf("the write must clear the marker, got %q", marker)
 	}
 }

@@ -1,0 +1,49 @@
+package backendnames
+
+// Annotations on backend objects, each keeping what the backend object has
+// no field for.
+const (
+	// ManagedFieldsAnnotation keeps the public object's managedFields, so that
+	// server-side apply field ownership survives the round trip; the backend's
+	// own managedFields describe backend fields.
+	ManagedFieldsAnnotation = ReservedPrefix + "managed-fields"
+
+	// ProfileAnnotation keeps the profile name as the user wrote it; the VM
+	// only knows the preference.
+	ProfileAnnotation = ReservedPrefix + "instance-profile"
+	// InstanceTypeAnnotation keeps the instance type when resources override
+	// it, since the VM then carries explicit sizes instead of a matcher.
+	InstanceTypeAnnotation = ReservedPrefix + "instance-type"
+	// OverridesAnnotation lists which of cpu and memory the user set in
+	// resources; their values are read back from the VM's domain.
+	OverridesAnnotation = ReservedPrefix + "resource-overrides"
+	// PortsAnnotation keeps externalPorts while external is false and there
+	// is no Service to hold them.
+	PortsAnnotation = ReservedPrefix + "external-ports"
+	// MinimalUserDataAnnotation marks a cloud-init Secret generated only to
+	// carry SSH keys (KubeVirt needs a noCloud volume for them); it reads
+	// back as an empty cloudInit.
+	MinimalUserDataAnnotation = ReservedPrefix + "minimal-user-data"
+	// WriteInProgressAnnotation marks a VM whose VMInstance is being written
+	// (its Services and Secrets may not match it yet); its value says when
+	// the write started, and which write it is.
+	WriteInProgressAnnotation = ReservedPrefix + "write-in-progress"
+	// OwnedVersionsAnnotation records on the VM, for each owned object a
+	// write changed ("Service/web", "Secret/web-ssh-keys"), the
+	// resourceVersion the write left it at, "" when it left none. The last
+	// VM write of every VMInstance write carries it, so a replica that
+	// serves the VMInstance from cached Services and Secrets knows how new
+	// its cache must be to show that write, whichever replica made it.
+	OwnedVersionsAnnotation = ReservedPrefix + "owned-versions"
+
+	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no
+	// field for it.
+	OpticalAnnotation = ReservedPrefix + "optical"
+	// SecretHeadersAnnotation lists the names of the HTTP headers kept in
+	// the disk's headers Secret, comma-separated.
+	SecretHeadersAnnotation = ReservedPrefix + "secret-headers"
+	// URLUsernameAnnotation holds the username of a source URL whose
+	// userinfo is kept in the credentials Secret; its presence says that the
+	// public URL has userinfo.
+	URLUsernameAnnotation = ReservedPrefix + "url-username"
+)
