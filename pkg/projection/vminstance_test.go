@@ -209,6 +209,28 @@ func TestVMInstanceReadsBackendChanges(t *testing.T) {
 	}
 }
 
+// TestRunningFollowsTheRunStrategyOrElseTheLegacyField pins the one rule
+// both the projection and the recorded Started/Stopped events use.
+func TestRunningFollowsTheRunStrategyOrElseTheLegacyField(t *testing.T) {
+	halted, always := kubevirtv1.RunStrategyHalted, kubevirtv1.RunStrategyAlways
+	cases := []struct {
+		name string
+		spec kubevirtv1.VirtualMachineSpec
+		want bool
+	}{
+		{"neither", kubevirtv1.VirtualMachineSpec{}, true},
+		{"legacy running", kubevirtv1.VirtualMachineSpec{Running: ptr(true)}, true},
+		{"legacy stopped", kubevirtv1.VirtualMachineSpec{Running: ptr(false)}, false},
+		{"halted", kubevirtv1.VirtualMachineSpec{RunStrategy: &halted}, false},
+		{"run strategy over the legacy field", kubevirtv1.VirtualMachineSpec{RunStrategy: &always, Running: ptr(false)}, true},
+	}
+	for _, tc := range cases {
+		if got := Running(&kubevirtv1.VirtualMachine{Spec: tc.spec}); got != tc.want {
+			t.Errorf("%s: running=%v", tc.name, got)
+		}
+	}
+}
+
 // TestVMInstanceResourceVersionIsTheNewest checks that a VMInstance's
 // resourceVersion follows whichever of its backend objects changed last.
 func TestVMInstanceResourceVersionIsTheNewest(t *testing.T) {

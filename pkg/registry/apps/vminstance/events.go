@@ -32,10 +32,6 @@ func reference(vm *kubevirtv1.VirtualMachine) *corev1.ObjectReference {
 	}
 }
 
-func running(vm *kubevirtv1.VirtualMachine) bool {
-	return vm.Spec.RunStrategy == nil || *vm.Spec.RunStrategy != kubevirtv1.RunStrategyHalted
-}
-
 // recordCreate tells what a create made.
 func (v *virtualMachines) recordCreate(vm *kubevirtv1.VirtualMachine, b *projection.VMInstanceBackend) {
 	msg := "Created VirtualMachine " + vm.Name
@@ -50,9 +46,9 @@ func (v *virtualMachines) recordCreate(vm *kubevirtv1.VirtualMachine, b *project
 func (v *virtualMachines) recordUpdate(old, vm *kubevirtv1.VirtualMachine, steps []*ownedStep) {
 	ref := reference(vm)
 	switch {
-	case running(old) && !running(vm):
+	case projection.Running(old) && !projection.Running(vm):
 		v.events.Event(ref, corev1.EventTypeNormal, reasonStopped, "Set the VirtualMachine's run strategy to Halted")
-	case !running(old) && running(vm):
+	case !projection.Running(old) && projection.Running(vm):
 		v.events.Event(ref, corev1.EventTypeNormal, reasonStarted, "Set the VirtualMachine's run strategy to Always")
 	}
 	for _, s := range steps {
