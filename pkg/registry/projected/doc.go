@@ -8,5 +8,5 @@
 // selectors, limit/continue, watch bookmarks and the WatchList protocol are
 // exactly those of a built-in resource. The public resourceVersion and uid
 // are the backend object's. The resource-specific part (translation, writes
-// of the backend objects) is a Resource.
+// of the backend objects) is an Adapter.
 package projected

@@ -20,7 +20,7 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 		return err
 	}
 	st := status.Status()
-	if st.Details != nil && st.Details.Group == s.PublicResource.Group {
+	if st.Details != nil && st.Details.Group == s.PublicGroupResource.Group {
 		// vm-apiserver's own error, already about the public resource.
 		return err
 	}
@@ -30,37 +30,37 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 	switch st.Reason {
 	case metav1.StatusReasonNotFound:
 		if resourceMissing(st) {
-			s.Availability.Forget(s.BackendResource)
+			s.Availability.Forget(s.BackendGVR)
 			if err := s.requireBackend(); err != nil {
 				return err
 			}
 			// Discovery may still list a resource whose CRD is going away.
-			return apierrors.NewServiceUnavailable(fmt.Sprintf("the backend resource %s (%s) is not served right now", s.BackendResource.GroupResource(), s.BackendProvider))
+			return apierrors.NewServiceUnavailable(fmt.Sprintf("the backend resource %s (%s) is not served right now", s.BackendGVR.GroupResource(), s.BackendProvider))
 		}
 		if !s.aboutPrimary(st) {
 			// Another object is missing (the namespace, a clone source):
 			// the error names it, as kube-apiserver's would.
 			return err
 		}
-		return apierrors.NewNotFound(s.PublicResource, name)
+		return apierrors.NewNotFound(s.PublicGroupResource, name)
 	case metav1.StatusReasonAlreadyExists:
 		if !s.aboutPrimary(st) {
 			return err
 		}
-		return apierrors.NewAlreadyExists(s.PublicResource, name)
+		return apierrors.NewAlreadyExists(s.PublicGroupResource, name)
 	case metav1.StatusReasonConflict:
-		return apierrors.NewConflict(s.PublicResource, name, errors.New(conflictReason(st.Message)))
+		return apierrors.NewConflict(s.PublicGroupResource, name, errors.New(conflictReason(st.Message)))
 	case metav1.StatusReasonInvalid:
 		out := st.DeepCopy()
 		if out.Details == nil {
 			// An admission webhook's refusal may carry no details.
 			out.Details = &metav1.StatusDetails{Name: name}
 		}
-		out.Details.Group = s.PublicResource.Group
+		out.Details.Group = s.PublicGroupResource.Group
 		out.Details.Kind = s.Kind
-		out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it: %s", s.Kind, name, s.BackendResource.GroupResource(), st.Message)
+		out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it: %s", s.Kind, name, s.BackendGVR.GroupResource(), st.Message)
 		if s.PublicField != nil {
-			out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it", s.Kind, name, s.BackendResource.GroupResource())
+			out.Message = fmt.Sprintf("%s %q is invalid: the backend %s rejected it", s.Kind, name, s.BackendGVR.GroupResource())
 			var fields []string
 			for i, c := range out.Details.Causes {
 				// The backend's field stays in the message: the
@@ -82,7 +82,7 @@ func (s *Store[B, L]) publicError(err error, name string) error {
 // aboutPrimary tells whether a not-found or already-exists error is about a
 // primary backend object (kube-apiserver names the resource in the details).
 func (s *Store[B, L]) aboutPrimary(st metav1.Status) bool {
-	return st.Details.Group == s.BackendResource.Group && st.Details.Kind == s.BackendResource.Resource
+	return st.Details.Group == s.BackendGVR.Group && st.Details.Kind == s.BackendGVR.Resource
 }
 
 // resourceMissing tells a 404 for the whole backend resource (its CRD is

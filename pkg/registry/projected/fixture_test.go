@@ -59,20 +59,20 @@ var (
 	configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 )
 
-type widgetResource struct {
+type widgetAdapter struct {
 	kube   *kubefake.Clientset
 	joined chan JoinedChange
 }
 
-func (r *widgetResource) Client(namespace string) Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
+func (r *widgetAdapter) Client(namespace string) Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
 	return r.kube.CoreV1().ConfigMaps(namespace)
 }
 
-func (*widgetResource) Items(list *corev1.ConfigMapList) []*corev1.ConfigMap {
+func (*widgetAdapter) Items(list *corev1.ConfigMapList) []*corev1.ConfigMap {
 	return Pointers(list.Items)
 }
 
-func (*widgetResource) ToPublic(_ context.Context, cm *corev1.ConfigMap) (runtime.Object, error) {
+func (*widgetAdapter) ToPublic(_ context.Context, cm *corev1.ConfigMap) (runtime.Object, error) {
 	switch {
 	case cm.Data[broken] != "":
 		return nil, errors.New("the joined objects cannot be read")
@@ -91,7 +91,7 @@ func (*widgetResource) ToPublic(_ context.Context, cm *corev1.ConfigMap) (runtim
 	return out, nil
 }
 
-func (r *widgetResource) ToPublicList(ctx context.Context, _ string, cms []*corev1.ConfigMap) ([]runtime.Object, error) {
+func (r *widgetAdapter) ToPublicList(ctx context.Context, _ string, cms []*corev1.ConfigMap) ([]runtime.Object, error) {
 	out := make([]runtime.Object, len(cms))
 	for i, cm := range cms {
 		if obj, err := r.ToPublic(ctx, cm); err == nil {
@@ -101,14 +101,14 @@ func (r *widgetResource) ToPublicList(ctx context.Context, _ string, cms []*core
 	return out, nil
 }
 
-func (*widgetResource) CheckDelete(_ context.Context, cm *corev1.ConfigMap) error {
+func (*widgetAdapter) CheckDelete(_ context.Context, cm *corev1.ConfigMap) error {
 	if cm.Data[inUse] != "" {
 		return apierrors.NewConflict(widgets, cm.Name, errors.New("in use"))
 	}
 	return nil
 }
 
-func (r *widgetResource) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan JoinedChange, string, error) {
+func (r *widgetAdapter) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan JoinedChange, string, error) {
 	if r.joined == nil {
 		return nil, resourceVersion, nil
 	}
@@ -126,7 +126,7 @@ func backendConfigMap(obj runtime.Object, current *corev1.ConfigMap) (*corev1.Co
 	return cm, err
 }
 
-func (r *widgetResource) Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (*corev1.ConfigMap, error) {
+func (r *widgetAdapter) Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (*corev1.ConfigMap, error) {
 	cm, err := backendConfigMap(obj, nil)
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (r *widgetResource) Create(ctx context.Context, obj runtime.Object, opts *m
 	return r.kube.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{DryRun: opts.DryRun})
 }
 
-func (r *widgetResource) Update(ctx context.Context, obj runtime.Object, current *corev1.ConfigMap, opts *metav1.UpdateOptions) (*corev1.ConfigMap, error) {
+func (r *widgetAdapter) Update(ctx context.Context, obj runtime.Object, current *corev1.ConfigMap, opts *metav1.UpdateOptions) (*corev1.ConfigMap, error) {
 	cm, err := backendConfigMap(obj, current)
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func (r *widgetResource) Update(ctx context.Context, obj runtime.Object, current
 	return r.kube.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{DryRun: opts.DryRun})
 }
 
-func (r *widgetResource) ProjectDryRun(ctx context.Context, cm *corev1.ConfigMap, _ runtime.Object) (runtime.Object, error) {
+func (r *widgetAdapter) ProjectDryRun(ctx context.Context, cm *corev1.ConfigMap, _ runtime.Object) (runtime.Object, error) {
 	out, err := r.ToPublic(ctx, cm)
 	if err == nil {
 		out.(*corev1.ConfigMap).Annotations = map[string]string{dryRunShown: "true"}
@@ -150,7 +150,7 @@ func (r *widgetResource) ProjectDryRun(ctx context.Context, cm *corev1.ConfigMap
 	return out, err
 }
 
-func (*widgetResource) WriteInProgress(cm *corev1.ConfigMap) bool {
+func (*widgetAdapter) WriteInProgress(cm *corev1.ConfigMap) bool {
 	return cm.Annotations[inProgress] != ""
 }
 
@@ -186,14 +186,14 @@ func newWidgetStore(t *testing.T, objs ...runtime.Object) (*widgetStore, *kubefa
 		{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "configmaps"}}},
 	}
 	return &widgetStore{
-		Resource:        &widgetResource{kube: kube},
-		PublicResource:  widgets,
-		SingularName:    "widget",
-		Kind:            widgetKind,
-		BackendResource: configMaps,
-		BackendProvider: "Kubernetes",
-		Availability:    backend.NewAvailability(kube.Discovery()),
-		Clients:         backend.Clients{Kube: kube},
+		Adapter:             &widgetAdapter{kube: kube},
+		PublicGroupResource: widgets,
+		SingularName:        "widget",
+		Kind:                widgetKind,
+		BackendGVR:          configMaps,
+		BackendProvider:     "Kubernetes",
+		Availability:        backend.NewAvailability(kube.Discovery()),
+		Clients:             backend.Clients{Kube: kube},
 		FieldSet: func(obj runtime.Object) fields.Set {
 			cm := obj.(*corev1.ConfigMap)
 			return fields.Set{"metadata.name": cm.Name, "status.phase": cm.Data[phase]}

@@ -137,7 +137,7 @@ func TestBackendErrorsSpeakOfThePublicResource(t *testing.T) {
 // listReturning makes the backend list answer list and records its options.
 func listReturning(s *widgetStore, list *corev1.ConfigMapList) *metav1.ListOptions {
 	seen := &metav1.ListOptions{}
-	s.Resource.(*widgetResource).kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+	s.Adapter.(*widgetAdapter).kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		*seen = a.(clienttesting.ListActionImpl).ListOptions
 		return true, list.DeepCopy(), nil
 	})

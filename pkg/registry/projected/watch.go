@@ -172,7 +172,7 @@ func retry[T any](ctx context.Context, read func() (T, error)) (T, error) {
 // come before the ADDED. One that is gone is left to its DELETED event.
 func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool, error) {
 	primary, err := retry(ctx, func() (B, error) {
-		return w.store.Resource.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
+		return w.store.Adapter.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
 	})
 	if apierrors.IsNotFound(err) {
 		return watch.Event{}, false, nil
@@ -199,7 +199,7 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 		return event, false, fmt.Errorf("unexpected %T in the backend watch of %s", event.Object, w.store.Kind)
 	}
 	uid := primary.GetUID()
-	if inFlight, ok := w.store.Resource.(WriteTracker[B]); ok && event.Type != watch.Deleted && inFlight.WriteInProgress(primary) {
+	if inFlight, ok := w.store.Adapter.(WriteTracker[B]); ok && event.Type != watch.Deleted && inFlight.WriteInProgress(primary) {
 		// A state half written: the write's last step sends it whole.
 		if event.Type == watch.Added {
 			w.unannounced[uid] = true
@@ -216,7 +216,7 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 		event.Type = watch.Added
 	}
 	w.known.record(event.Type, primary)
-	obj, err := retry(ctx, func() (runtime.Object, error) { return w.store.Resource.ToPublic(ctx, primary) })
+	obj, err := retry(ctx, func() (runtime.Object, error) { return w.store.Adapter.ToPublic(ctx, primary) })
 	if errors.Is(err, errNotProjectable) {
 		// As in a list: an object that is not a readable public object is
 		// not shown.

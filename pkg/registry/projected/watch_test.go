@@ -20,7 +20,7 @@ import (
 func watchWidgets(t *testing.T, opts *metainternalversion.ListOptions, joined chan JoinedChange, objs ...runtime.Object) (watch.Interface, *watch.FakeWatcher, *kubefake.Clientset) {
 	t.Helper()
 	s, kube := newWidgetStore(t, objs...)
-	s.Resource.(*widgetResource).joined = joined
+	s.Adapter.(*widgetAdapter).joined = joined
 	backendWatch := watch.NewFakeWithChanSize(10, false)
 	kube.PrependWatchReactor("configmaps", func(clienttesting.Action) (bool, watch.Interface, error) {
 		return true, backendWatch, nil

@@ -34,20 +34,20 @@ type Store = projected.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
 // which VMInstances use each disk.
 func NewREST(clients backend.Clients, attachments Attachments, availability *backend.Availability, typer runtime.ObjectTyper) *Store {
 	return &Store{
-		Resource:        dataVolumes{Clients: clients, attachments: attachments},
-		PublicResource:  apps.Resource("vmdisks"),
-		SingularName:    "vmdisk",
-		Kind:            backendnames.VMDiskKind,
-		BackendResource: DataVolumes,
-		BackendProvider: "CDI",
-		Availability:    availability,
-		FieldSet:        fieldSet,
-		NewFunc:         func() runtime.Object { return &apps.VMDisk{} },
-		NewListFunc:     func() runtime.Object { return &apps.VMDiskList{} },
-		Strategy:        newStrategy(typer),
-		TableConvertor:  tableConvertor{},
-		ShortNamesList:  []string{"vmd"},
-		CategoryList:    []string{"all", "vmapps"},
+		Adapter:             dataVolumes{Clients: clients, attachments: attachments},
+		PublicGroupResource: apps.Resource("vmdisks"),
+		SingularName:        "vmdisk",
+		Kind:                backendnames.VMDiskKind,
+		BackendGVR:          DataVolumes,
+		BackendProvider:     "CDI",
+		Availability:        availability,
+		FieldSet:            fieldSet,
+		NewFunc:             func() runtime.Object { return &apps.VMDisk{} },
+		NewListFunc:         func() runtime.Object { return &apps.VMDiskList{} },
+		Strategy:            newStrategy(typer),
+		TableConvertor:      tableConvertor{},
+		ShortNamesList:      []string{"vmd"},
+		CategoryList:        []string{"all", "vmapps"},
 	}
 }
 

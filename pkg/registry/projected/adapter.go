@@ -27,10 +27,10 @@ type Client[B BackendObject, L runtime.Object] interface {
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
 
-// Resource is what a public resource adds to the shared machinery: its
+// Adapter is what one public resource adds to the shared machinery: its
 // backend client, the translation of a primary object to the public one, and
 // the writes of the backend objects. Public objects are internal versions.
-type Resource[B BackendObject, L runtime.Object] interface {
+type Adapter[B BackendObject, L runtime.Object] interface {
 	// Client is the primary backend client for namespace.
 	Client(namespace string) Client[B, L]
 	// Items are the objects of a backend list.
@@ -58,7 +58,7 @@ type Resource[B BackendObject, L runtime.Object] interface {
 	Update(ctx context.Context, obj runtime.Object, current B, opts *metav1.UpdateOptions) (B, error)
 }
 
-// DryRunProjector is a Resource whose public objects hold more than the
+// DryRunProjector is an Adapter whose public objects hold more than the
 // primary object. A dry-run write stores nothing, so reading the other
 // objects back would show the live ones rather than those the write would
 // make; ProjectDryRun projects the primary object a dry run returned with
@@ -67,7 +67,7 @@ type DryRunProjector[B BackendObject] interface {
 	ProjectDryRun(ctx context.Context, primary B, written runtime.Object) (runtime.Object, error)
 }
 
-// WriteTracker is a Resource whose writes take several backend writes and
+// WriteTracker is an Adapter whose writes take several backend writes and
 // mark the primary object meanwhile: a watch does not show the states in
 // between, only the complete one the write's last step makes.
 type WriteTracker[B BackendObject] interface {
@@ -91,7 +91,7 @@ type JoinedChange struct {
 	Failure *metav1.Status
 }
 
-// Pointers returns pointers to the items of a list, as Resource.Items
+// Pointers returns pointers to the items of a list, as Adapter.Items
 // returns them.
 func Pointers[T any](items []T) []*T {
 	out := make([]*T, len(items))

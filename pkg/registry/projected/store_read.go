@@ -1,0 +1,213 @@
+package projected
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+)
+
+// Get reads the public object from its primary backend object.
+func (s *Store[B, L]) Get(ctx context.Context, name string, opts *metav1.GetOptions) (runtime.Object, error) {
+	if err := s.requireBackend(); err != nil {
+		return nil, err
+	}
+	primary, err := s.getPrimary(ctx, name, *opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.toPublic(ctx, primary)
+}
+
+// List lists the primary backend objects that carry the kind label, with
+// the caller's selectors, paging and resourceVersion passed through.
+func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	if err := s.requireBackend(); err != nil {
+		return nil, err
+	}
+	backendOpts, err := s.backendListOptions(options)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.Adapter.Client(genericapirequest.NamespaceValue(ctx)).List(ctx, backendOpts)
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	projected, err := s.Adapter.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), s.Adapter.Items(list))
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	items := make([]runtime.Object, 0, len(projected))
+	for _, obj := range projected {
+		// One unreadable object must not hide the others. A page may end up
+		// shorter than the limit, which the API allows.
+		if obj != nil && s.matchesFields(options, obj) {
+			items = append(items, obj)
+		}
+	}
+	out := s.NewListFunc()
+	if err := meta.SetList(out, items); err != nil {
+		return nil, err
+	}
+	backendMeta, err := meta.ListAccessor(list)
+	if err != nil {
+		return nil, err
+	}
+	outMeta, err := meta.ListAccessor(out)
+	if err != nil {
+		return nil, err
+	}
+	outMeta.SetResourceVersion(backendMeta.GetResourceVersion())
+	outMeta.SetContinue(backendMeta.GetContinue())
+	outMeta.SetRemainingItemCount(backendMeta.GetRemainingItemCount())
+	return out, nil
+}
+
+// Watch watches the primary backend objects and translates every event.
+func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	if options == nil {
+		options = &metainternalversion.ListOptions{}
+	}
+	if err := s.requireBackend(); err != nil {
+		return nil, err
+	}
+	backendOpts, err := s.backendListOptions(options)
+	if err != nil {
+		return nil, err
+	}
+	matched, err := s.matchedAtStart(ctx, options, backendOpts)
+	if err != nil {
+		return nil, err
+	}
+	client := s.Adapter.Client(genericapirequest.NamespaceValue(ctx))
+	if backendOpts.ResourceVersion == "" {
+		// "From now" must become a resourceVersion that the watch can
+		// resume from after kube-apiserver ends it.
+		now, err := client.List(ctx, metav1.ListOptions{LabelSelector: backendOpts.LabelSelector, Limit: 1})
+		if err != nil {
+			return nil, s.publicError(err, "")
+		}
+		backendOpts.ResourceVersion, err = listResourceVersion(now)
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The public watch ends on its own timer (the generic server applies the
+	// client's timeoutSeconds); the backend one on the server's.
+	backendOpts = s.Clients.WatchOptions(backendOpts)
+	callerBookmarks := backendOpts.AllowWatchBookmarks
+	backendOpts.AllowWatchBookmarks = true
+	w, err := client.Watch(ctx, backendOpts)
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	joined, from, err := s.Adapter.WatchJoined(watchCtx, genericapirequest.NamespaceValue(ctx), backendOpts.ResourceVersion)
+	if err != nil {
+		cancel()
+		w.Stop()
+		// The server's own access to the joined kinds failed, not the
+		// caller's: not a 403 for them.
+		return nil, apierrors.NewInternalError(fmt.Errorf("watching the objects %s projections read: %w", s.Kind, err))
+	}
+	known := newKnownObjects(from)
+	if backendOpts.ResourceVersion == "0" || (options.SendInitialEvents != nil && *options.SendInitialEvents) {
+		// The watch itself introduces every object with ADDED.
+		known = newKnownObjects("0")
+	}
+	primary := make(chan watch.Event)
+	go func() {
+		defer close(primary)
+		RunResuming(watchCtx, s.BackendGVR.Resource, client.Watch, w, backendOpts, callerBookmarks, primary)
+	}()
+	return newTranslatingWatch(watchCtx, cancel, primary, joined, s, options, matched, known), nil
+}
+
+func listResourceVersion(list runtime.Object) (string, error) {
+	m, err := meta.ListAccessor(list)
+	if err != nil {
+		return "", err
+	}
+	return m.GetResourceVersion(), nil
+}
+
+// matchedAtStart lists which objects match a projected field selector where
+// the watch starts, so that one that stops matching is sent as DELETED to
+// a client that listed it. A watch that replays initial events learns
+// that from them instead.
+func (s *Store[B, L]) matchedAtStart(ctx context.Context, options *metainternalversion.ListOptions, backendOpts metav1.ListOptions) (map[types.UID]bool, error) {
+	matched := map[types.UID]bool{}
+	if _, rest := splitFieldSelector(options.FieldSelector); !rest || (options.SendInitialEvents != nil && *options.SendInitialEvents) {
+		return matched, nil
+	}
+	listOpts := metav1.ListOptions{LabelSelector: backendOpts.LabelSelector, FieldSelector: backendOpts.FieldSelector, ResourceVersion: backendOpts.ResourceVersion}
+	if rv := backendOpts.ResourceVersion; rv != "" && rv != "0" {
+		listOpts.ResourceVersionMatch = metav1.ResourceVersionMatchExact
+	}
+	list, err := s.Adapter.Client(genericapirequest.NamespaceValue(ctx)).List(ctx, listOpts)
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	projected, err := s.Adapter.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), s.Adapter.Items(list))
+	if err != nil {
+		return nil, s.publicError(err, "")
+	}
+	for _, obj := range projected {
+		if obj == nil || !s.matchesFields(options, obj) {
+			continue
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			matched[m.GetUID()] = true
+		}
+	}
+	return matched, nil
+}
+
+// backendListOptions passes the caller's options through, restricted to
+// backend objects that carry this kind's label.
+func (s *Store[B, L]) backendListOptions(options *metainternalversion.ListOptions) (metav1.ListOptions, error) {
+	var out metav1.ListOptions
+	if options == nil {
+		options = &metainternalversion.ListOptions{}
+	}
+	if err := metainternalversion.Convert_internalversion_ListOptions_To_v1_ListOptions(options, &out, nil); err != nil {
+		return out, err
+	}
+	selector := options.LabelSelector
+	if selector == nil {
+		selector = labels.Everything()
+	}
+	kindRequirement, err := labels.NewRequirement(backendnames.KindLabel, selection.Equals, []string{s.Kind})
+	if err != nil {
+		return out, err
+	}
+	out.LabelSelector = selector.Add(*kindRequirement).String()
+	out.FieldSelector = ""
+	if backendFields, _ := splitFieldSelector(options.FieldSelector); backendFields != nil {
+		out.FieldSelector = backendFields.String()
+	}
+	return out, nil
+}
+
+// matchesFields applies the part of the field selector the backend could
+// not (fields of the projection, such as status.phase).
+func (s *Store[B, L]) matchesFields(options *metainternalversion.ListOptions, obj runtime.Object) bool {
+	if options == nil {
+		return true
+	}
+	if _, rest := splitFieldSelector(options.FieldSelector); !rest {
+		return true
+	}
+	return options.FieldSelector.Matches(s.FieldSet(obj))
+}
