@@ -5,7 +5,6 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
-	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 )
 
@@ -16,19 +15,6 @@ const (
 	minimalUserData = "#cloud-config\n"
 	podNetwork      = "default"
 )
-
-// Kept for the callers that still name these through projection (the
-// VMInstance read cache, the benchmark); the contract is backendnames'.
-const (
-	InstanceLabel          = backendnames.InstanceLabel
-	InstanceTypeAnnotation = backendnames.InstanceTypeAnnotation
-)
-
-// CloudInitSecretName is backendnames.CloudInitSecretName.
-func CloudInitSecretName(vm string) string { return backendnames.CloudInitSecretName(vm) }
-
-// SSHKeysSecretName is backendnames.SSHKeysSecretName.
-func SSHKeysSecretName(vm string) string { return backendnames.SSHKeysSecretName(vm) }
 
 // VMInstanceBackend is every backend object of one VMInstance. The VM is
 // always there; the others may be nil.

@@ -16,7 +16,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 const (
@@ -121,7 +121,7 @@ func (p *population) template(t *testing.T, i int, spec appsv1alpha1.VMInstanceS
 			t.Fatal(err)
 		}
 	}
-	for _, secret := range []string{projection.CloudInitSecretName(name), projection.SSHKeysSecretName(name)} {
+	for _, secret := range []string{backendnames.CloudInitSecretName(name), backendnames.SSHKeysSecretName(name)} {
 		got, err := p.c.kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)

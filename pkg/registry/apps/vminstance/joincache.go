@@ -12,7 +12,7 @@ import (
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
-	"github.com/cozystack/vm-apiserver/pkg/projection"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
 
@@ -22,7 +22,7 @@ import (
 // reads kube-apiserver for the VMs alone.
 //
 // The VM records the version of each Service and Secret the last
-// VMInstance write left (projection.OwnedVersionsAnnotation): a read waits
+// VMInstance write left (backendnames.OwnedVersionsAnnotation): a read waits
 // for the cache to reach it, so a read after a write shows the write,
 // whichever replica made it. VMIs and instance types only feed status and
 // are read as the cache has them.
@@ -35,12 +35,12 @@ type JoinCache struct {
 
 // NewJoinCache builds the cache over clients; Run fills it.
 func NewJoinCache(c backend.Clients) *JoinCache {
-	labelled := metav1.ListOptions{LabelSelector: projection.InstanceLabel}
+	labelled := metav1.ListOptions{LabelSelector: backendnames.InstanceLabel}
 	core, kv := c.Kube.CoreV1(), c.KubeVirt.KubevirtV1()
 	types := c.KubeVirt.InstancetypeV1beta1().VirtualMachineClusterInstancetypes()
 	return &JoinCache{
 		services: newCachedKind(
-			informerOf{c.Kube, &corev1.Service{}, projection.InstanceLabel,
+			informerOf{c.Kube, &corev1.Service{}, backendnames.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Services("").List(ctx, o)
 				},
@@ -58,7 +58,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		secrets: newCachedKind(
-			informerOf{c.Kube, &corev1.Secret{}, projection.InstanceLabel,
+			informerOf{c.Kube, &corev1.Secret{}, backendnames.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return core.Secrets("").List(ctx, o)
 				},
@@ -76,7 +76,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				return projected.Pointers(list.Items), nil
 			}),
 		vmis: newCachedKind(
-			informerOf{c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, projection.InstanceLabel,
+			informerOf{c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, backendnames.InstanceLabel,
 				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return kv.VirtualMachineInstances("").List(ctx, o)
 				},

@@ -10,6 +10,7 @@ import (
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -43,8 +44,8 @@ func (j *joins) backendOf(vm *kubevirtv1.VirtualMachine) *projection.VMInstanceB
 	return &projection.VMInstanceBackend{
 		VM:        vm,
 		Service:   owned(j.services[key(vm.Namespace, vm.Name)], vm.Name),
-		CloudInit: owned(j.secrets[key(vm.Namespace, projection.CloudInitSecretName(vm.Name))], vm.Name),
-		SSHKeys:   owned(j.secrets[key(vm.Namespace, projection.SSHKeysSecretName(vm.Name))], vm.Name),
+		CloudInit: owned(j.secrets[key(vm.Namespace, backendnames.CloudInitSecretName(vm.Name))], vm.Name),
+		SSHKeys:   owned(j.secrets[key(vm.Namespace, backendnames.SSHKeysSecretName(vm.Name))], vm.Name),
 		VMI:       j.vmis[key(vm.Namespace, vm.Name)],
 	}
 }
@@ -53,7 +54,7 @@ func owned[T interface {
 	*corev1.Service | *corev1.Secret
 	GetLabels() map[string]string
 }](obj T, instance string) T {
-	if obj == nil || obj.GetLabels()[projection.InstanceLabel] != instance {
+	if obj == nil || obj.GetLabels()[backendnames.InstanceLabel] != instance {
 		return nil
 	}
 	return obj
@@ -63,7 +64,7 @@ func instanceTypeName(vm *kubevirtv1.VirtualMachine) string {
 	if vm.Spec.Instancetype != nil {
 		return vm.Spec.Instancetype.Name
 	}
-	return vm.Annotations[projection.InstanceTypeAnnotation]
+	return vm.Annotations[backendnames.InstanceTypeAnnotation]
 }
 
 // joinsOf reads the joined objects of vms, all in namespace ("" for
@@ -78,7 +79,7 @@ func (v *virtualMachines) joinsOf(ctx context.Context, namespace string, vms []*
 			return wanted{namespace: vm.Namespace, name: name, fresh: versions.Freshness(projection.OwnedKey(kind, name))}
 		}
 		services = append(services, owned("Service", vm.Name))
-		secrets = append(secrets, owned("Secret", projection.CloudInitSecretName(vm.Name)), owned("Secret", projection.SSHKeysSecretName(vm.Name)))
+		secrets = append(secrets, owned("Secret", backendnames.CloudInitSecretName(vm.Name)), owned("Secret", backendnames.SSHKeysSecretName(vm.Name)))
 		vmis = append(vmis, wanted{namespace: vm.Namespace, name: vm.Name})
 		if it := instanceTypeName(vm); it != "" && !seenTypes[it] {
 			seenTypes[it] = true

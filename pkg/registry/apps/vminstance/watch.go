@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
 )
@@ -20,11 +21,11 @@ import (
 // concerns: a load balancer's address or a VMI's IP changes the projection
 // without touching the VM. Each watch resumes when kube-apiserver ends it.
 func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan projected.JoinedChange, string, error) {
-	opts := metav1.ListOptions{LabelSelector: projection.InstanceLabel, ResourceVersion: resourceVersion}
+	opts := metav1.ListOptions{LabelSelector: backendnames.InstanceLabel, ResourceVersion: resourceVersion}
 	if resourceVersion == "" || resourceVersion == "0" {
 		// Start from now: resourceVersions are global, so one list gives a
 		// starting point for every kind, without replaying what exists.
-		now, err := v.Kube.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: projection.InstanceLabel, Limit: 1})
+		now, err := v.Kube.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: backendnames.InstanceLabel, Limit: 1})
 		if err != nil {
 			return nil, "", err
 		}
@@ -95,7 +96,7 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		if err != nil {
 			continue
 		}
-		name := obj.GetLabels()[projection.InstanceLabel]
+		name := obj.GetLabels()[backendnames.InstanceLabel]
 		if name == "" {
 			continue
 		}
