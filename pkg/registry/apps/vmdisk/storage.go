@@ -37,14 +37,14 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/controller/diskprotection"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // DataVolumes is the backend resource of VMDisks.
 var DataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
 
 // Store is the REST storage of VMDisks.
-type Store = projected.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
+type Store = backendstore.Store[*cdiv1.DataVolume, *cdiv1.DataVolumeList]
 
 // NewREST returns the VMDisk storage over DataVolumes; attachments tell
 // which VMInstances use each disk.
@@ -83,12 +83,12 @@ type dataVolumes struct {
 	attachments Attachments
 }
 
-func (d dataVolumes) Client(namespace string) projected.Client[*cdiv1.DataVolume, *cdiv1.DataVolumeList] {
+func (d dataVolumes) Client(namespace string) backendstore.Client[*cdiv1.DataVolume, *cdiv1.DataVolumeList] {
 	return d.CDI.CdiV1beta1().DataVolumes(namespace)
 }
 
 func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
-	return projected.Pointers(list.Items)
+	return backendstore.Pointers(list.Items)
 }
 
 // Reads show status.usedBy as the attachments informer has it, a status
@@ -158,7 +158,7 @@ func (d dataVolumes) CheckDelete(ctx context.Context, dv *cdiv1.DataVolume) erro
 func diskWithUsers(dv *cdiv1.DataVolume, users []string) (*apps.VMDisk, error) {
 	disk, err := projection.VMDiskFrom(dv)
 	if err != nil {
-		return nil, projected.NotProjectable(err)
+		return nil, backendstore.NotProjectable(err)
 	}
 	disk.Status.UsedBy = users
 	if c := projection.InUseCondition(dv, disk.Status.UsedBy); c != nil {
@@ -255,6 +255,6 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 
 // WatchJoined returns no joined watch: a disk's projection reads only its
 // DataVolume, besides the VMs listed for usedBy.
-func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan projected.JoinedChange, string, error) {
+func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan backendstore.JoinedChange, string, error) {
 	return nil, resourceVersion, nil
 }

@@ -28,16 +28,16 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // strategy is the create, update and delete behaviour of VMDisks.
 type strategy struct {
-	projected.BaseStrategy
+	backendstore.BaseStrategy
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{projected.NewBaseStrategy(typer)}
+	return strategy{backendstore.NewBaseStrategy(typer)}
 }
 
 // PrepareForCreate drops any status the client sent (status comes from the

@@ -29,7 +29,7 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // JoinCache holds in memory the objects VMInstances are read from besides
@@ -71,7 +71,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				if err != nil {
 					return nil, err
 				}
-				return projected.Pointers(list.Items), nil
+				return backendstore.Pointers(list.Items), nil
 			}),
 		secrets: newCachedKind(
 			informerOf{c.Kube, &corev1.Secret{}, backendnames.InstanceLabel,
@@ -89,7 +89,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				if err != nil {
 					return nil, err
 				}
-				return projected.Pointers(list.Items), nil
+				return backendstore.Pointers(list.Items), nil
 			}),
 		vmis: newCachedKind(
 			informerOf{c.KubeVirt, &kubevirtv1.VirtualMachineInstance{}, backendnames.InstanceLabel,
@@ -107,7 +107,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				if list == nil {
 					return nil, err
 				}
-				return projected.Pointers(list.Items), nil
+				return backendstore.Pointers(list.Items), nil
 			}),
 		instancetypes: newCachedKind(
 			informerOf{c.KubeVirt, &instancetypev1beta1.VirtualMachineClusterInstancetype{}, "",
@@ -121,7 +121,7 @@ func NewJoinCache(c backend.Clients) *JoinCache {
 				if list == nil {
 					return nil, err
 				}
-				return projected.Pointers(list.Items), nil
+				return backendstore.Pointers(list.Items), nil
 			}),
 	}
 }

@@ -38,14 +38,14 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // VirtualMachines is the backend resource of VMInstances.
 var VirtualMachines = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
 
 // Store is the REST storage of VMInstances.
-type Store = projected.Store[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList]
+type Store = backendstore.Store[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList]
 
 // NewREST returns the VMInstance storage; events records what it does on
 // the VMInstances.
@@ -95,12 +95,12 @@ type virtualMachines struct {
 	loadBalancerNodePorts bool
 }
 
-func (v *virtualMachines) Client(namespace string) projected.Client[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList] {
+func (v *virtualMachines) Client(namespace string) backendstore.Client[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineList] {
 	return v.KubeVirt.KubevirtV1().VirtualMachines(namespace)
 }
 
 func (*virtualMachines) Items(list *kubevirtv1.VirtualMachineList) []*kubevirtv1.VirtualMachine {
-	return projected.Pointers(list.Items)
+	return backendstore.Pointers(list.Items)
 }
 
 func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMachine) (runtime.Object, error) {
@@ -110,7 +110,7 @@ func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMa
 	}
 	inst, err := j.project(vm)
 	if err != nil {
-		return nil, projected.NotProjectable(err)
+		return nil, backendstore.NotProjectable(err)
 	}
 	return inst, nil
 }
@@ -153,7 +153,7 @@ func (v *virtualMachines) ProjectDryRun(ctx context.Context, vm *kubevirtv1.Virt
 	return projection.VMInstanceFrom(b, j.instanceTypeSpec(vm))
 }
 
-var _ projected.DryRunProjector[*kubevirtv1.VirtualMachine] = &virtualMachines{}
+var _ backendstore.DryRunProjector[*kubevirtv1.VirtualMachine] = &virtualMachines{}
 
 // CheckDelete allows every delete: the VM's owner references take its
 // Service and Secrets with it.

@@ -26,18 +26,18 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/validation"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // strategy is the create, update and delete behaviour of VMInstances. Rules
 // that need cluster facts (the catalogue, attached disks) are checked by the
 // storage before it writes.
 type strategy struct {
-	projected.BaseStrategy
+	backendstore.BaseStrategy
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{projected.NewBaseStrategy(typer)}
+	return strategy{backendstore.NewBaseStrategy(typer)}
 }
 
 // PrepareForCreate drops any status the client sent: it is read from the

@@ -29,14 +29,14 @@ import (
 
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
-	"github.com/cozystack/vm-apiserver/pkg/registry/projected"
+	"github.com/cozystack/vm-apiserver/pkg/registry/backendstore"
 )
 
 // WatchJoined watches the Services, Secrets and VMIs of VMInstances, which
 // all carry the instance label, and names the VMInstance each change
 // concerns: a load balancer's address or a VMI's IP changes the projection
 // without touching the VM. Each watch resumes when kube-apiserver ends it.
-func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan projected.JoinedChange, string, error) {
+func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVersion string) (<-chan backendstore.JoinedChange, string, error) {
 	opts := metav1.ListOptions{LabelSelector: backendnames.InstanceLabel, ResourceVersion: resourceVersion}
 	if resourceVersion == "" || resourceVersion == "0" {
 		// Start from now: resourceVersions are global, so one list gives a
@@ -50,7 +50,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 	opts = v.WatchOptions(opts)
 	opts.AllowWatchBookmarks = true
 	starts := map[string]struct {
-		start projected.StartWatch
+		start backendstore.StartWatch
 		// shown waits until the join cache's kind, which the projection
 		// of the change reads, shows the change.
 		shown awaitShown
@@ -59,7 +59,7 @@ func (v *virtualMachines) WatchJoined(ctx context.Context, namespace, resourceVe
 		"secrets":                 {v.Kube.CoreV1().Secrets(namespace).Watch, v.joined.secrets.awaitShown},
 		"virtualmachineinstances": {v.KubeVirt.KubevirtV1().VirtualMachineInstances(namespace).Watch, v.joined.vmis.awaitShown},
 	}
-	out := make(chan projected.JoinedChange)
+	out := make(chan backendstore.JoinedChange)
 	var running sync.WaitGroup
 	for resource, kind := range starts {
 		start := kind.start
@@ -93,11 +93,11 @@ type awaitShown func(ctx context.Context, namespace, name string, fresh projecti
 // resumes by itself, until ctx ends; a watch that cannot go on sends its
 // failure and stops. A change is sent once reads of the kind show it, since
 // the VMInstance is projected from them.
-func forwardJoined(ctx context.Context, resource string, start projected.StartWatch, w watch.Interface, opts metav1.ListOptions, shown awaitShown, out chan<- projected.JoinedChange) {
+func forwardJoined(ctx context.Context, resource string, start backendstore.StartWatch, w watch.Interface, opts metav1.ListOptions, shown awaitShown, out chan<- backendstore.JoinedChange) {
 	events := make(chan watch.Event)
 	go func() {
 		defer close(events)
-		projected.RunResuming(ctx, resource, start, w, opts, false, events)
+		backendstore.RunResuming(ctx, resource, start, w, opts, false, events)
 	}()
 	for event := range events {
 		if event.Type == watch.Error {
@@ -105,7 +105,7 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 			if !ok {
 				status = &apierrors.NewInternalError(apierrors.FromObject(event.Object)).ErrStatus
 			}
-			projected.Send(ctx, out, projected.JoinedChange{Failure: status})
+			backendstore.Send(ctx, out, backendstore.JoinedChange{Failure: status})
 			return
 		}
 		obj, err := meta.Accessor(event.Object)
@@ -124,7 +124,7 @@ func forwardJoined(ctx context.Context, resource string, start projected.StartWa
 		if shown(ctx, obj.GetNamespace(), obj.GetName(), fresh, resourceVersion) != nil {
 			return // ctx ended
 		}
-		if !projected.Send(ctx, out, projected.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
+		if !backendstore.Send(ctx, out, backendstore.JoinedChange{Name: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}) {
 			return
 		}
 	}

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package projected is the storage machinery shared by every resource of
+// Package backendstore is the storage machinery shared by every resource of
 // vm-apiserver: a rest.Storage whose objects are projections of a primary
 // backend object (a VirtualMachine, a DataVolume) read and written through a
 // typed client of kube-apiserver.
@@ -25,4 +25,4 @@ limitations under the License.
 // exactly those of a built-in resource. The public resourceVersion and uid
 // are the backend object's. The resource-specific part (translation, writes
 // of the backend objects) is an Adapter.
-package projected
+package backendstore
