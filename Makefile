@@ -21,7 +21,7 @@ GO ?= go
 OUTPUT := _output
 E2E_TIMEOUT ?= 40m
 
-.PHONY: all build run test verify test-unit test-e2e test-bench bench control-plane codegen crds clean image
+.PHONY: all build run test verify test-unit test-e2e test-bench bench control-plane kubevirt-cdi codegen clean image
 
 # The version `vm-apiserver --version` and /version report, set at build
 # time by `make image` (and the Dockerfile): the nearest v* tag, else
@@ -42,9 +42,9 @@ all: build
 build:
 	$(GO) build -o $(OUTPUT)/bin/vm-apiserver ./cmd/vm-apiserver
 
-# The playground: control plane, backend CRDs and vm-apiserver, in the
+# The playground: control plane, KubeVirt, CDI and vm-apiserver, in the
 # foreground until Ctrl-C.
-run:
+run: control-plane kubevirt-cdi
 	$(GO) build -o $(OUTPUT)/bin/playground ./hack/playground
 	exec $(OUTPUT)/bin/playground
 
@@ -60,17 +60,18 @@ verify:
 test-unit:
 	$(GO) test -count=1 ./pkg/...
 
-# Builds the control plane first (minutes when cold, cached afterwards) so
-# that the build does not count against the test timeout. The benchmarks
+# Builds the control plane, KubeVirt and CDI first (minutes when cold,
+# cached afterwards) so that the build does not count against the test
+# timeout. The benchmarks
 # run once each, on the same control plane, so that they keep working.
 # -v: the reliability tests print what they counted (writers, accepted,
 # conflicts, lost).
-test-e2e: control-plane
+test-e2e: control-plane kubevirt-cdi
 	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) -bench . -benchtime 1x ./test/e2e/...
 
 # The scale benchmark once, at 50 VMInstances and two iterations of each
 # figure, so that it keeps working; it asserts no timing.
-test-bench: control-plane
+test-bench: control-plane kubevirt-cdi
 	BENCH_SCALES=50 BENCH_ITERATIONS=2 $(GO) test -count=1 -v -timeout 10m ./test/bench/
 
 # The scale benchmark (test/bench): each of BENCH_SCALES VMInstances in
@@ -80,18 +81,21 @@ test-bench: control-plane
 # also saves vm-apiserver's CPU profile of each figure group and its heap.
 BENCH_SCALES ?= 1000 10000
 BENCH_TIMEOUT ?= 40m
-bench: control-plane
+bench: control-plane kubevirt-cdi
 	BENCH_SCALES="$(BENCH_SCALES)" BENCH_OUTPUT=$(OUTPUT)/bench.md BENCH_PROFILE_DIR="$(BENCH_PROFILE_DIR)" \
 	  $(GO) test -count=1 -v -timeout $(BENCH_TIMEOUT) ./test/bench/
 
 control-plane:
 	hack/build-control-plane.sh
 
+# virt-api, virt-controller (KubeVirt), cdi-apiserver, cdi-controller (CDI)
+# and the generators of their operators' objects, cached like the control
+# plane.
+kubevirt-cdi:
+	hack/build-kubevirt-cdi.sh
+
 codegen:
 	hack/update-codegen.sh
-
-crds:
-	hack/update-backend-crds.sh
 
 # The container image, without a container engine: a static binary on a
 # base built from scratch (CA certificates, a non-root user), written as an

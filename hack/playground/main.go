@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Command playground runs the local playground behind `make run`: a real
-// control plane with the KubeVirt and CDI CRDs and vm-apiserver, until
-// Ctrl-C or SIGTERM, then stops everything it started.
+// control plane with KubeVirt (virt-api, virt-controller), CDI
+// (cdi-apiserver, cdi-controller) and vm-apiserver, until Ctrl-C or SIGTERM,
+// then stops everything it started.
 package main
 
 import (
@@ -49,7 +50,8 @@ func run() error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	fmt.Println("Starting etcd, kube-apiserver, kube-controller-manager and vm-apiserver...")
+	fmt.Printf("Starting etcd, kube-apiserver, kube-controller-manager, KubeVirt %s (virt-api, virt-controller), CDI %s (cdi-apiserver, cdi-controller) and vm-apiserver...\n",
+		environment.KubeVirtVersion, environment.CDIVersion)
 	env, err := environment.Start(ctx, environment.Options{RepoRoot: repo, Dir: dir})
 	if err != nil {
 		return err

@@ -34,7 +34,10 @@ func TestMissingBackendCRD(t *testing.T) {
 	c := newClients(t)
 	ns := newNamespace(t, c)
 	ctx := context.Background()
-	crd := "../../artifacts/testing/backend-crds/cdi.kubevirt.io_datavolumes.yaml"
+	crd, err := env.BackendCRD("datavolumes.cdi.kubevirt.io")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Whatever happens, later tests need the CRD back.
 	t.Cleanup(func() {
 		_, _ = env.Kubectl(context.Background(), "", "apply", "--server-side", "-f", crd)
@@ -46,7 +49,7 @@ func TestMissingBackendCRD(t *testing.T) {
 		_, err := c.apps.AppsV1alpha1().VMDisks(ns).List(ctx, metav1.ListOptions{})
 		return apierrors.IsServiceUnavailable(err) && strings.Contains(err.Error(), "datavolumes.cdi.kubevirt.io"), "last error: " + errString(err)
 	})
-	_, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("while-missing", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
+	_, err = c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("while-missing", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Fatalf("create while CDI is missing: want 503, got %v", err)
 	}

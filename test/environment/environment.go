@@ -15,9 +15,10 @@ limitations under the License.
 */
 
 // Package environment runs a real control plane for the end-to-end tests and
-// the local playground: etcd, kube-apiserver, kube-controller-manager, the
-// KubeVirt and CDI CRDs, and vm-apiserver registered through an APIService,
-// each a real process built from the Go module proxy.
+// the local playground: etcd, kube-apiserver, kube-controller-manager,
+// KubeVirt's virt-api and virt-controller, CDI's cdi-apiserver and
+// cdi-controller, and vm-apiserver registered through an APIService, each a
+// real process built from the Go module proxy.
 package environment
 
 import (
@@ -92,7 +93,11 @@ type Environment struct {
 	EtcdURL string
 
 	caPEM     []byte
+	certs     *certificates
 	processes []*process
+	// backend is what KubeVirt's and CDI's operators would install
+	// (backend.go).
+	backend *backend
 	// serverBinary and serverPort are the environment's own vm-apiserver,
 	// for tests that start more of them (servers.go).
 	serverBinary string
@@ -123,6 +128,9 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 	if env.BinDir, err = buildControlPlane(ctx, opts.RepoRoot); err != nil {
 		return nil, err
 	}
+	if env.backend, err = prepareBackend(ctx, opts.RepoRoot); err != nil {
+		return nil, err
+	}
 	serverBinary, err := buildServer(ctx, opts.RepoRoot)
 	if err != nil {
 		return nil, err
@@ -130,10 +138,16 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 	if err := env.startControlPlane(ctx); err != nil {
 		return nil, err
 	}
-	if err := env.installBackend(ctx); err != nil {
+	if err := env.installBackendCRDs(ctx); err != nil {
 		return nil, err
 	}
 	if err := env.startControllerManager(); err != nil {
+		return nil, err
+	}
+	if err := env.startBackend(ctx); err != nil {
+		return nil, err
+	}
+	if err := env.installBackend(ctx); err != nil {
 		return nil, err
 	}
 	if err := env.startServer(ctx, serverBinary); err != nil {
@@ -254,6 +268,7 @@ func (e *Environment) makeCertificates() (*certificates, error) {
 	}
 	c.serviceAccountKey = filepath.Join(dir, "service-account.key")
 	e.caPEM = c.clusterCA.PEM()
+	e.certs = &c
 	return &c, writeSigningKey(c.serviceAccountKey)
 }
 
@@ -338,8 +353,11 @@ func (e *Environment) startControllerManager() error {
 		"--authorization-kubeconfig="+e.AdminKubeconfig,
 		// Garbage collection removes backend objects through owner
 		// references, role aggregation fills the built-in roles, and
-		// namespace deletion empties namespaces of every resource.
-		"--controllers=garbagecollector,clusterrole-aggregation,namespace",
+		// namespace deletion empties namespaces of every resource, every
+		// namespace gets the default ServiceAccount that KubeVirt's and
+		// CDI's pods run as (pod creation fails without it), and claims
+		// CDI made go once no pod uses them.
+		"--controllers=garbagecollector,clusterrole-aggregation,namespace,serviceaccount,pvc-protection",
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
@@ -365,28 +383,30 @@ func (e *Environment) waitHealthy(ctx context.Context, kas *process) error {
 	})
 }
 
-// installBackend installs the KubeVirt and CDI CRDs, the catalogue, and
-// what vm-apiserver needs to run: its namespace and its identity's rights.
+// installBackend installs, once KubeVirt and CDI run (their webhooks check
+// it), the catalogue, the storage and OS images the tests use, and what
+// vm-apiserver needs to run: its namespace and its identity's rights.
 func (e *Environment) installBackend(ctx context.Context) error {
-	crds := filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "backend-crds")
-	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", crds); err != nil {
-		return err
-	}
-	if _, err := e.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s", "-f", crds); err != nil {
-		return err
-	}
 	// The instance types, preferences and OS images VMInstances refer to.
 	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-k", filepath.Join(e.opts.RepoRoot, "artifacts", "catalogue")); err != nil {
 		return err
 	}
-	if _, err := e.Kubectl(ctx, "", "apply", "--server-side", "-f", filepath.Join(e.opts.RepoRoot, "artifacts", "testing", "os-images.yaml")); err != nil {
+	testing := filepath.Join(e.opts.RepoRoot, "artifacts", "testing")
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side",
+		"-f", filepath.Join(testing, "storage-classes.yaml"), "-f", filepath.Join(testing, "os-images.yaml")); err != nil {
 		return err
 	}
 	// vm-apiserver's namespace, service account and least-privilege
 	// roles, as shipped, and the tenant roles aggregated into view, edit and
 	// admin; not the rest of the kustomization (Deployment, Service,
 	// APIService): here vm-apiserver is a process, registered below.
+	// The optional OS-image clone grant too: KubeVirt refuses every root
+	// disk without it.
 	deploy := filepath.Join(e.opts.RepoRoot, "artifacts", "deploy")
+	if _, err := e.Kubectl(ctx, "", "apply", "--server-side",
+		"-f", filepath.Join(deploy, "components", "os-image-clone-grant", "clone-grant.yaml")); err != nil {
+		return err
+	}
 	if _, err := e.Kubectl(ctx, "", "apply", "--server-side",
 		"-f", filepath.Join(deploy, "namespace.yaml"),
 		"-f", filepath.Join(deploy, "server-rbac.yaml"),

@@ -36,18 +36,25 @@ type process struct {
 }
 
 func startProcess(logDir, name, binary string, args ...string) (*process, error) {
-	return startProcessWithEnv(logDir, name, binary, nil, args...)
+	return startProcessIn(logDir, name, "", nil, binary, args...)
 }
 
 // startProcessWithEnv starts a process with env added to the harness's own
 // environment.
 func startProcessWithEnv(logDir, name, binary string, env []string, args ...string) (*process, error) {
+	return startProcessIn(logDir, name, "", env, binary, args...)
+}
+
+// startProcessIn starts a process in directory dir (empty: the harness's)
+// with env added to the harness's environment.
+func startProcessIn(logDir, name, dir string, env []string, binary string, args ...string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
