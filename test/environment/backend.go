@@ -242,3 +242,18 @@ func (e *Environment) BackendCRD(name string) (string, error) {
 	path := filepath.Join(e.opts.Dir, "crd-"+name+".yaml")
 	return path, os.WriteFile(path, data, 0o644)
 }
+
+// splitAdmission separates webhook configurations and APIServices, which
+// may only be installed once the process serving them runs, from the rest
+// (service accounts, RBAC), which it needs before it starts.
+func splitAdmission(objs []*unstructured.Unstructured) (admission, rest []*unstructured.Unstructured) {
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "APIService":
+			admission = append(admission, o)
+		default:
+			rest = append(rest, o)
+		}
+	}
+	return admission, rest
+}

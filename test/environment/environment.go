@@ -419,22 +419,28 @@ func (e *Environment) installBackend(ctx context.Context) error {
 // writeServerKubeconfig gives vm-apiserver the identity of its service
 // account, through a token from the TokenRequest API.
 func (e *Environment) writeServerKubeconfig(ctx context.Context) error {
+	return e.writeServiceAccountKubeconfig(ctx, ServerNamespace, ServerServiceAccount, e.ServerKubeconfig())
+}
+
+// writeServiceAccountKubeconfig writes a kubeconfig with the identity of a
+// service account, through a token from the TokenRequest API.
+func (e *Environment) writeServiceAccountKubeconfig(ctx context.Context, namespace, name, path string) error {
 	client, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return err
 	}
 	expiry := int64((24 * time.Hour).Seconds())
-	token, err := client.CoreV1().ServiceAccounts(ServerNamespace).CreateToken(ctx, ServerServiceAccount,
+	token, err := client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthority: e.Config.CAFile}
-	cfg.AuthInfos["vm-apiserver"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
-	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "vm-apiserver"}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name}
 	cfg.CurrentContext = "local"
-	return clientcmd.WriteToFile(*cfg, e.ServerKubeconfig())
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // startServer runs vm-apiserver and registers it: an ExternalName Service

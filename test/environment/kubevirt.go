@@ -34,10 +34,10 @@ spec:
 // the status virt-operator writes: the Deployed phase both components wait
 // for, and the default architecture, the control plane's, which virt-api's
 // mutating webhook gives every VM and without which it refuses every VMI),
-// serving certificates, the CA ConfigMap virt-api reads, then the
-// webhook configurations, APIServices and RBAC of the generator (objs),
-// pointed at the local virt-api. It returns once virt-api's webhooks are in
-// force.
+// the service accounts and RBAC of the generator (objs), serving
+// certificates, the CA ConfigMap virt-api reads, then the generator's
+// webhook configurations and APIServices, pointed at the local virt-api.
+// It returns once virt-api's webhooks are in force.
 func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*unstructured.Unstructured) error {
 	ns := KubeVirtNamespace
 	if _, err := e.Kubectl(ctx, "", "create", "namespace", ns); err != nil {
@@ -57,6 +57,21 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 		"--from-file=ca-bundle="+e.certs.clusterCA.CertFile); err != nil {
 		return err
 	}
+	// Both run as their own service accounts, with the RBAC virt-operator
+	// gives them: KubeVirt's webhooks tell its components' requests
+	// (status written by virt-controller) from users' by these names.
+	admission, identities := splitAdmission(objs)
+	if err := e.applyObjects(ctx, "kubevirt-rbac", identities); err != nil {
+		return err
+	}
+	apiKubeconfig := filepath.Join(e.opts.Dir, "virt-api.kubeconfig")
+	controllerKubeconfig := filepath.Join(e.opts.Dir, "virt-controller.kubeconfig")
+	if err := e.writeServiceAccountKubeconfig(ctx, ns, "kubevirt-apiserver", apiKubeconfig); err != nil {
+		return err
+	}
+	if err := e.writeServiceAccountKubeconfig(ctx, ns, "kubevirt-controller", controllerKubeconfig); err != nil {
+		return err
+	}
 	pki := filepath.Join(e.opts.Dir, "pki")
 	apiCert, err := e.certs.clusterCA.issue(pki, "virt-api", "virt-api", nil,
 		[]string{"virt-api." + ns + ".svc", "localhost", "127.0.0.1"})
@@ -72,7 +87,7 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 		return err
 	}
 	api, err := startProcess(e.LogDir, "virt-api", filepath.Join(binDir, "virt-api"),
-		"--kubeconfig="+e.AdminKubeconfig,
+		"--kubeconfig="+apiKubeconfig,
 		"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[0]),
 		"--tls-cert-file="+apiCert.CertFile, "--tls-key-file="+apiCert.KeyFile,
 	)
@@ -81,7 +96,7 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 	}
 	e.processes = append(e.processes, api)
 	controller, err := startProcess(e.LogDir, "virt-controller", filepath.Join(binDir, "virt-controller"),
-		"--kubeconfig="+e.AdminKubeconfig,
+		"--kubeconfig="+controllerKubeconfig,
 		"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[1]),
 		"--prom-cert-file="+controllerCert.CertFile, "--prom-key-file="+controllerCert.KeyFile,
 		// Images of the pods virt-controller creates; no node runs them.
@@ -97,13 +112,13 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 	if err := e.waitServing(ctx, api, apiURL+"/healthz"); err != nil {
 		return err
 	}
-	if err := pointAtLocal(objs, apiURL, int64(ports[0]), e.caPEM); err != nil {
+	if err := pointAtLocal(admission, apiURL, int64(ports[0]), e.caPEM); err != nil {
 		return err
 	}
 	if err := e.externalNameService(ctx, ns, "virt-api"); err != nil {
 		return err
 	}
-	if err := e.applyObjects(ctx, "kubevirt-operator", objs); err != nil {
+	if err := e.applyObjects(ctx, "kubevirt-admission", admission); err != nil {
 		return err
 	}
 	return e.waitWebhook(ctx, api, "virt-api", refusedVM, "mutually exclusive")
