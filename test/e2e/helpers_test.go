@@ -127,8 +127,14 @@ func kubectlStdin(t *testing.T, stdin string, args ...string) string {
 // reason it gave if it never does.
 func eventually(t testing.TB, what string, condition func() (bool, string)) {
 	t.Helper()
+	eventuallyWithin(t, eventuallyTimeout, what, condition)
+}
+
+// eventuallyWithin is eventually with a timeout of its own.
+func eventuallyWithin(t testing.TB, timeout time.Duration, what string, condition func() (bool, string)) {
+	t.Helper()
 	var reason string
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, eventuallyTimeout, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		var ok bool
 		ok, reason = condition()
 		return ok, nil

@@ -19,22 +19,18 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 	"github.com/cozystack/vm-apiserver/pkg/generated/informers/externalversions"
-	"github.com/cozystack/vm-apiserver/test/environment"
 )
 
 // TestVMInstanceWatchOutlivesBackendWatches keeps a kubectl get -w and an
@@ -52,26 +48,13 @@ func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
 	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// virt-controller makes the VMI; the addresses are what virt-handler
+	// on a node would report (no node runs here).
 	setVMIAddress := func(ip string) {
 		t.Helper()
-		eventually(t, "the VMI to get address "+ip, func() (bool, string) {
-			vmi, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "web", metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				// As virt-controller would.
-				vmi = &kubevirtv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"vm.apps.cozystack.io/instance": "web"}}}
-				vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ip}}
-				_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Create(ctx, vmi, metav1.CreateOptions{})
-				return err == nil, fmt.Sprint(err)
-			}
-			if err != nil {
-				return false, err.Error()
-			}
-			vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ip}}
-			_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, vmi, metav1.UpdateOptions{})
-			return err == nil, fmt.Sprint(err)
-		})
+		setVMIRunning(t, kv, ns, "web", "node-1", ip)
 	}
-	setVMIAddress("10.0.0.1")
+	runOnNode(t, c, kv, ns, "web", "node-1", "10.0.0.1")
 
 	lines := startLines(t, env.KubectlCommand(ctx, "get", "vminstance", "-w", "-n", ns))
 	lines.waitFor(t, "web", " 10.0.0.1 ")
@@ -141,16 +124,16 @@ func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
 	informerSees("10.0.0.3")
 
 	// The VMI CRD goes away, taking every VMI with it, and comes back.
-	repo, err := environment.RepoRoot()
+	crd, err := env.BackendCRD("virtualmachineinstances.kubevirt.io")
 	if err != nil {
 		t.Fatal(err)
 	}
-	crd := filepath.Join(repo, "artifacts", "testing", "backend-crds", "kubevirt.io_virtualmachineinstances.yaml")
 	kubectl(t, "delete", "-f", crd, "--wait=true")
 	informerSees("")
 	kubectl(t, "apply", "-f", crd)
 	kubectl(t, "wait", "--for=condition=Established", "-f", crd)
-	setVMIAddress("10.0.0.4")
+	// virt-controller makes the running VM's VMI again.
+	runOnNode(t, c, kv, ns, "web", "node-1", "10.0.0.4")
 	informerSees("10.0.0.4")
 }
 

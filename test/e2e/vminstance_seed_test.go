@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -37,7 +38,8 @@ func kubevirtClient(t testing.TB) kubevirt.Interface {
 }
 
 // TestSeedProductionVM applies the reference's production-vm.yaml and checks
-// every backend object it makes.
+// every backend object it makes, and what KubeVirt's and CDI's controllers
+// make of them.
 func TestSeedProductionVM(t *testing.T) {
 	c := newClients(t)
 	kv := kubevirtClient(t)
@@ -127,11 +129,18 @@ func TestSeedProductionVM(t *testing.T) {
 		t.Errorf("access credentials: %+v", creds)
 	}
 
-	rows := tableRows(t, kubectl(t, "get", "vminstance", "-n", "production"))
+	// STATUS is KubeVirt's printableStatus, once virt-controller has
+	// written one; IP and EXTERNAL-IP stay empty (no node, no load
+	// balancer).
+	var rows [][]string
+	eventually(t, "a STATUS column", func() (bool, string) {
+		rows = tableRows(t, kubectl(t, "get", "vminstance", "-n", "production"))
+		return len(rows) == 2 && len(rows[1]) == 6, fmt.Sprint(rows)
+	})
 	if got := strings.Join(rows[0], " "); got != "NAME STATUS READY TYPE PROFILE IP EXTERNAL-IP AGE" {
 		t.Errorf("header: %s", got)
 	}
-	if got := strings.Join(rows[1][:4], " "); got != "production-web-server false cx1.large ubuntu" {
+	if got := strings.Join(append(rows[1][:1:1], rows[1][2:5]...), " "); got != "production-web-server false cx1.large ubuntu" {
 		t.Errorf("row: %v", rows[1])
 	}
 	wide := tableRows(t, kubectl(t, "get", "vminstance", "-n", "production", "-o", "wide"))
@@ -142,11 +151,24 @@ func TestSeedProductionVM(t *testing.T) {
 		t.Errorf("wide CPU and MEMORY from the instance type: %v", wide[1])
 	}
 
-	// The seed's own stop and start command.
+	// What the real virt-controller and cdi-controller make of it: both
+	// DataVolumes from the VM's templates (the root disk's clone of the OS
+	// image authorised by the clone grant), their claims, the VMI, and
+	// KubeVirt's printableStatus as the phase.
+	waitProvisioned(t, c, kv, "production", name, []string{"root-disk", "app-data"})
+	waitPhaseIsPrintableStatus(t, c, kv, "production", name)
+
+	// The seed's own stop and start command; virt-controller removes the
+	// VMI of the halted VM and makes a new one on start.
 	kubectl(t, "patch", "vminstance", name, "-n", "production", "--type", "merge", "-p", `{"spec":{"running":false}}`)
 	assertRunStrategy(t, kv, "production", name, kubevirtv1.RunStrategyHalted)
+	waitNoVMI(t, kv, "production", name)
+	if phase := waitPhaseIsPrintableStatus(t, c, kv, "production", name); phase != string(kubevirtv1.VirtualMachineStatusStopped) {
+		t.Errorf("a halted VM's phase: %s", phase)
+	}
 	kubectl(t, "patch", "vminstance", name, "-n", "production", "--type", "merge", "-p", `{"spec":{"running":true}}`)
 	assertRunStrategy(t, kv, "production", name, kubevirtv1.RunStrategyAlways)
+	waitProvisioned(t, c, kv, "production", name, []string{"root-disk", "app-data"})
 }
 
 func assertRunStrategy(t *testing.T, kv kubevirt.Interface, ns, name string, want kubevirtv1.VirtualMachineRunStrategy) {

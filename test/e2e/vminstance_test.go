@@ -109,8 +109,9 @@ func TestVMInstanceReflectsBackendChanges(t *testing.T) {
 	}
 }
 
-// TestVMInstanceStatusFromBackend writes status the way KubeVirt and a load
-// balancer would and reads it through get, -o wide, -w, describe and wait.
+// TestVMInstanceStatusFromBackend writes status the way a node (scheduler,
+// kubelet, virt-handler) and a load balancer would, lets virt-controller
+// derive the VM's, and reads it through get, -o wide, -w, describe and wait.
 func TestVMInstanceStatusFromBackend(t *testing.T) {
 	c := newClients(t)
 	kv := kubevirtClient(t)
@@ -125,32 +126,10 @@ func TestVMInstanceStatusFromBackend(t *testing.T) {
 	lines := startLines(t, watch)
 	lines.waitFor(t, "web")
 
-	// As virt-controller would: a running VMI and the VM's status.
-	vmi := &kubevirtv1.VirtualMachineInstance{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"vm.apps.cozystack.io/instance": "web"}},
-		Spec: kubevirtv1.VirtualMachineInstanceSpec{Domain: kubevirtv1.DomainSpec{
-			CPU:    &kubevirtv1.CPU{Sockets: 2, Cores: 1, Threads: 1},
-			Memory: &kubevirtv1.Memory{Guest: quantity("8Gi")},
-		}},
-		Status: kubevirtv1.VirtualMachineInstanceStatus{
-			Phase: kubevirtv1.Running, NodeName: "node-1",
-			Interfaces: []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: "10.244.0.7", IPs: []string{"10.244.0.7", "fd00::7"}}},
-		},
-	}
-	if _, err := kv.KubevirtV1().VirtualMachineInstances(ns).Create(ctx, vmi, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm.Status = kubevirtv1.VirtualMachineStatus{
-		Created: true, Ready: true, PrintableStatus: kubevirtv1.VirtualMachineStatusRunning,
-		Conditions: []kubevirtv1.VirtualMachineCondition{{Type: kubevirtv1.VirtualMachineReady, Status: corev1.ConditionTrue, Reason: "Running", LastTransitionTime: metav1.Now()}},
-	}
-	if _, err := kv.KubevirtV1().VirtualMachines(ns).UpdateStatus(ctx, vm, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// virt-controller makes the VMI and its pod; no node runs them, so the
+	// scheduler's, kubelet's and virt-handler's part is written here, and
+	// virt-controller derives the VM's status from it.
+	runOnNode(t, c, kv, ns, "web", "node-1", "10.244.0.7", "fd00::7")
 	// As a load balancer controller would.
 	svc, err := c.kube.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
@@ -205,15 +184,8 @@ func TestVMInstanceStatusFromBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines.waitFor(t, " 203.0.113.20 ")
-	runningVMI, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runningVMI.Status.Interfaces[0].IP = "10.244.0.99"
-	runningVMI.Status.Interfaces[0].IPs = []string{"10.244.0.99"}
-	if _, err := kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, runningVMI, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// A new address, as virt-handler would report it.
+	setVMIRunning(t, kv, ns, "web", "node-1", "10.244.0.99")
 	lines.waitFor(t, " 10.244.0.99 ")
 
 	describe := kubectl(t, "describe", "vminstance", "web", "-n", ns)

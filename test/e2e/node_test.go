@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"kubevirt.io/client-go/kubevirt"
+)
+
+// runOnNode does what the test cluster has no node for: the scheduler binds
+// the virt-launcher pod virt-controller made for VMI name to node, the
+// kubelet reports the pod running and ready with the first IP, and
+// virt-handler reports the VMI Running on node with ips. virt-controller
+// then derives the VM's status (printableStatus Running, Ready) itself.
+func runOnNode(t *testing.T, c clients, kv kubevirt.Interface, ns, name, node string, ips ...string) {
+	t.Helper()
+	ctx := context.Background()
+	var vmi *kubevirtv1.VirtualMachineInstance
+	eventuallyWithin(t, controllerTimeout, "virt-controller to create the VMI "+name, func() (bool, string) {
+		var err error
+		vmi, err = kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	var pod *corev1.Pod
+	eventuallyWithin(t, controllerTimeout, "virt-controller to create the virt-launcher pod of "+name, func() (bool, string) {
+		pods, err := c.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io/created-by=" + string(vmi.UID)})
+		if err != nil || len(pods.Items) == 0 {
+			return false, fmt.Sprint(err, " VMI events: ", vmEvents(t, c, ns, name, ""))
+		}
+		pod = &pods.Items[0]
+		return true, ""
+	})
+	// As the scheduler would.
+	if pod.Spec.NodeName == "" {
+		binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name}, Target: corev1.ObjectReference{Kind: "Node", Name: node}}
+		if err := c.kube.CoreV1().Pods(ns).Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the kubelet would.
+	eventually(t, "the virt-launcher pod to report running", func() (bool, string) {
+		p, err := c.kube.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.PodIP = ips[0]
+		p.Status.PodIPs = []corev1.PodIP{{IP: ips[0]}}
+		p.Status.StartTime = &now
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+		p.Status.ContainerStatuses = nil
+		for _, container := range p.Spec.Containers {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+				Name: container.Name, Image: container.Image, Ready: true,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+			})
+		}
+		_, err = c.kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	// As virt-handler would.
+	setVMIRunning(t, kv, ns, name, node, ips...)
+}
+
+// setVMIRunning writes the VMI status virt-handler reports for a guest
+// running on node with ips (the VMI kind has no status subresource).
+func setVMIRunning(t *testing.T, kv kubevirt.Interface, ns, name, node string, ips ...string) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, "the VMI to report running with "+fmt.Sprint(ips), func() (bool, string) {
+		vmi, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		vmi.Status.Phase = kubevirtv1.Running
+		vmi.Status.NodeName = node
+		vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ips[0], IPs: ips}}
+		_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, vmi, metav1.UpdateOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+}
