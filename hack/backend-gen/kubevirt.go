@@ -3,7 +3,8 @@
 // Command generate prints, as one multi-document YAML stream, what
 // virt-operator installs for virt-api and virt-controller: KubeVirt's
 // CustomResourceDefinitions, virt-api's admission webhook configurations and
-// APIServices, and the RBAC of the cluster, virt-api and virt-controller.
+// APIServices, and the RBAC of the cluster, virt-api, virt-controller and
+// virt-handler.
 // Every object comes from KubeVirt's own operator code, so the test harness
 // installs the real schemas and webhook rules rather than copies.
 //
@@ -60,7 +61,9 @@ func run(namespace string) error {
 	for _, s := range components.NewVirtAPIAPIServices(namespace) {
 		objects = append(objects, s)
 	}
-	for _, list := range [][]runtime.Object{rbac.GetAllCluster(), rbac.GetAllApiServer(namespace), rbac.GetAllController(namespace)} {
+	// virt-handler's too, though it does not run: tests write what it
+	// reports with its identity (KubeVirt ignores VMI status from others).
+	for _, list := range [][]runtime.Object{rbac.GetAllCluster(), rbac.GetAllApiServer(namespace), rbac.GetAllController(namespace), rbac.GetAllHandler(namespace)} {
 		for _, o := range list {
 			objects = append(objects, o)
 		}

@@ -27,7 +27,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	kubevirtv1 "kubevirt.io/api/core/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
@@ -193,20 +192,10 @@ func TestReadinessByKstatus(t *testing.T) {
 		t.Errorf("kubectl wait found a VMInstance without a running machine Ready: %s", out)
 	}
 
-	// As virt-controller would: a running VMI and the VM's status.
-	vmi := &kubevirtv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"vm.apps.cozystack.io/instance": "web"}}}
-	vmi.Status.Phase = kubevirtv1.Running
-	if _, err := kv.KubevirtV1().VirtualMachineInstances(ns).Create(ctx, vmi, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm.Status = kubevirtv1.VirtualMachineStatus{Created: true, Ready: true, PrintableStatus: kubevirtv1.VirtualMachineStatusRunning, ObservedGeneration: vm.Generation}
-	if _, err := kv.KubevirtV1().VirtualMachines(ns).UpdateStatus(ctx, vm, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// virt-controller makes the VMI; what a node would do is written here,
+	// and virt-controller derives the VM's status (Running, Ready).
+	runOnNode(t, c, kv, ns, "web", "node-1", "10.244.0.8")
+	// A finished import needs an importer pod on a node.
 	setDataVolumeStatus(t, c, ns, "data", cdiv1.Succeeded, "100.0%")
 	kubectl(t, "wait", "--for=condition=Ready", "--timeout=30s", "-n", ns, "vminstance/web", "vmdisk/data")
 	for _, r := range []string{"vminstances/web", "vmdisks/data"} {

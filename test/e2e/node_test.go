@@ -7,8 +7,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
+
+	"github.com/cozystack/vm-apiserver/test/environment"
 )
 
 // runOnNode does what the test cluster has no node for: the scheduler binds
@@ -73,10 +76,21 @@ func runOnNode(t *testing.T, c clients, kv kubevirt.Interface, ns, name, node st
 }
 
 // setVMIRunning writes the VMI status virt-handler reports for a guest
-// running on node with ips (the VMI kind has no status subresource).
-func setVMIRunning(t *testing.T, kv kubevirt.Interface, ns, name, node string, ips ...string) {
+// running on node with ips (the VMI kind has no status subresource), as
+// virt-handler: KubeVirt drops VMI status changes from anyone but its own
+// components.
+func setVMIRunning(t *testing.T, _ kubevirt.Interface, ns, name, node string, ips ...string) {
 	t.Helper()
 	ctx := context.Background()
+	config := rest.CopyConfig(env.Config)
+	config.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + environment.KubeVirtNamespace + ":kubevirt-handler",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + environment.KubeVirtNamespace, "system:authenticated"},
+	}
+	kv, err := kubevirt.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "the VMI to report running with "+fmt.Sprint(ips), func() (bool, string) {
 		vmi, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
