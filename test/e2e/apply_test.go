@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	applyv1alpha1 "github.com/cozystack/vm-apiserver/pkg/generated/applyconfiguration/apps/v1alpha1"
@@ -113,15 +114,27 @@ func TestPatchTypes(t *testing.T) {
 		t.Fatalf("after patches: running %v type %s disks %v ports %+v", *inst.Spec.Running, inst.Spec.InstanceType, disks, inst.Spec.ExternalPorts)
 	}
 
-	// kubectl edit writes back what it read: nothing changes.
-	before := inst.ResourceVersion
-	replaced, err := c.apps.AppsV1alpha1().VMInstances(ns).Update(ctx, inst, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if replaced.ResourceVersion != before {
-		t.Fatalf("writing back the object read changed it: resourceVersion %s -> %s", before, replaced.ResourceVersion)
-	}
+	// kubectl edit writes back what it read: nothing changes. KubeVirt's
+	// controllers write the VM's status meanwhile, which makes what was
+	// read stale (a 409, as for any kind): read again, as kubectl edit
+	// asks its user to.
+	eventually(t, "writing back the object read", func() (bool, string) {
+		inst, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		replaced, err := c.apps.AppsV1alpha1().VMInstances(ns).Update(ctx, inst, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			return false, err.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if replaced.ResourceVersion != inst.ResourceVersion {
+			t.Fatalf("writing back the object read changed it: resourceVersion %s -> %s", inst.ResourceVersion, replaced.ResourceVersion)
+		}
+		return true, ""
+	})
 }
 
 // TestGetApplyRoundTrip pipes kubectl get -o json into kubectl apply: the
