@@ -257,3 +257,35 @@ func splitAdmission(objs []*unstructured.Unstructured) (admission, rest []*unstr
 	}
 	return admission, rest
 }
+
+// supervise restarts the component in processes[slot] whenever it exits on
+// its own, as the kubelet restarts a pod's container: virt-controller exits
+// on purpose when an API it watches (CDI's) goes away or appears, to start
+// over. Each restart logs to a file of its own, after restartBackoff, as the
+// kubelet backs off.
+func (e *Environment) supervise(slot int, name string, start func(logName string) (*process, error)) {
+	go func() {
+		for restarts := 1; ; restarts++ {
+			e.supervision.Lock()
+			p := e.processes[slot]
+			e.supervision.Unlock()
+			<-p.done
+			<-time.After(restartBackoff)
+			e.supervision.Lock()
+			if e.stopping || e.processes[slot] != p {
+				e.supervision.Unlock()
+				return
+			}
+			next, err := start(fmt.Sprintf("%s-restart-%d", name, restarts))
+			if err == nil {
+				e.processes[slot] = next
+			}
+			e.supervision.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+const restartBackoff = time.Second

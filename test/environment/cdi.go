@@ -99,27 +99,35 @@ func (e *Environment) startCDI(ctx context.Context, binDir string, objs []*unstr
 	if err != nil {
 		return err
 	}
-	api, err := startProcessIn(e.LogDir, "cdi-apiserver", "", []string{
-		"CERT_FILE=" + apiCert.CertFile, "KEY_FILE=" + apiCert.KeyFile,
-		// Read by the build's overlay; upstream listens on 0.0.0.0:8443.
-		"CDI_APISERVER_LISTEN_HOST=127.0.0.1", "CDI_APISERVER_LISTEN_PORT=" + strconv.Itoa(ports[0]),
-	}, filepath.Join(binDir, "cdi-apiserver"), "-kubeconfig="+e.AdminKubeconfig)
+	startAPI := func(logName string) (*process, error) {
+		return startProcessIn(e.LogDir, logName, "", []string{
+			"CERT_FILE=" + apiCert.CertFile, "KEY_FILE=" + apiCert.KeyFile,
+			// Read by the patched build; upstream listens on 0.0.0.0:8443.
+			"CDI_APISERVER_LISTEN_HOST=127.0.0.1", "CDI_APISERVER_LISTEN_PORT=" + strconv.Itoa(ports[0]),
+		}, filepath.Join(binDir, "cdi-apiserver"), "-kubeconfig="+e.AdminKubeconfig)
+	}
+	api, err := startAPI("cdi-apiserver")
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, api)
-	controller, err := startProcessIn(e.LogDir, "cdi-controller", controllerDir, append([]string{
-		// Images of the pods cdi-controller creates; no node runs them.
-		"IMPORTER_IMAGE=quay.io/kubevirt/cdi-importer:" + CDIVersion,
-		"CLONER_IMAGE=quay.io/kubevirt/cdi-cloner:" + CDIVersion,
-		"UPLOADSERVER_IMAGE=quay.io/kubevirt/cdi-uploadserver:" + CDIVersion,
-		"OVIRT_POPULATOR_IMAGE=quay.io/kubevirt/cdi-importer:" + CDIVersion,
-		"UPLOADPROXY_SERVICE=cdi-uploadproxy",
-	}, uploadEnv...), filepath.Join(binDir, "cdi-controller"), "-kubeconfig="+e.AdminKubeconfig)
+	e.supervise(len(e.processes)-1, "cdi-apiserver", startAPI)
+	startController := func(logName string) (*process, error) {
+		return startProcessIn(e.LogDir, logName, controllerDir, append([]string{
+			// Images of the pods cdi-controller creates; no node runs them.
+			"IMPORTER_IMAGE=quay.io/kubevirt/cdi-importer:" + CDIVersion,
+			"CLONER_IMAGE=quay.io/kubevirt/cdi-cloner:" + CDIVersion,
+			"UPLOADSERVER_IMAGE=quay.io/kubevirt/cdi-uploadserver:" + CDIVersion,
+			"OVIRT_POPULATOR_IMAGE=quay.io/kubevirt/cdi-importer:" + CDIVersion,
+			"UPLOADPROXY_SERVICE=cdi-uploadproxy",
+		}, uploadEnv...), filepath.Join(binDir, "cdi-controller"), "-kubeconfig="+e.AdminKubeconfig)
+	}
+	controller, err := startController("cdi-controller")
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, controller)
+	e.supervise(len(e.processes)-1, "cdi-controller", startController)
 
 	apiURL := "https://127.0.0.1:" + strconv.Itoa(ports[0])
 	if err := e.waitServing(ctx, api, apiURL+"/healthz"); err != nil {

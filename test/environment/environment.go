@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -98,6 +99,10 @@ type Environment struct {
 	// backend is what KubeVirt's and CDI's operators would install
 	// (backend.go).
 	backend *backend
+	// supervision guards processes against the restarts of supervised
+	// components, and stopping ends them.
+	supervision sync.Mutex
+	stopping    bool
 	// serverBinary and serverPort are the environment's own vm-apiserver,
 	// for tests that start more of them (servers.go).
 	serverBinary string
@@ -158,6 +163,10 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 
 // Stop ends every process, the last started first.
 func (e *Environment) Stop() {
+	// Supervised components (backend.go) are not restarted from here on.
+	e.supervision.Lock()
+	defer e.supervision.Unlock()
+	e.stopping = true
 	for i := len(e.processes) - 1; i >= 0; i-- {
 		e.processes[i].stop()
 	}

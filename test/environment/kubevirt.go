@@ -86,27 +86,35 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 	if err != nil {
 		return err
 	}
-	api, err := startProcess(e.LogDir, "virt-api", filepath.Join(binDir, "virt-api"),
-		"--kubeconfig="+apiKubeconfig,
-		"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[0]),
-		"--tls-cert-file="+apiCert.CertFile, "--tls-key-file="+apiCert.KeyFile,
-	)
+	startAPI := func(logName string) (*process, error) {
+		return startProcess(e.LogDir, logName, filepath.Join(binDir, "virt-api"),
+			"--kubeconfig="+apiKubeconfig,
+			"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[0]),
+			"--tls-cert-file="+apiCert.CertFile, "--tls-key-file="+apiCert.KeyFile,
+		)
+	}
+	api, err := startAPI("virt-api")
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, api)
-	controller, err := startProcess(e.LogDir, "virt-controller", filepath.Join(binDir, "virt-controller"),
-		"--kubeconfig="+controllerKubeconfig,
-		"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[1]),
-		"--prom-cert-file="+controllerCert.CertFile, "--prom-key-file="+controllerCert.KeyFile,
-		// Images of the pods virt-controller creates; no node runs them.
-		"--launcher-image=quay.io/kubevirt/virt-launcher:"+KubeVirtVersion,
-		"--exporter-image=quay.io/kubevirt/virt-exportserver:"+KubeVirtVersion,
-	)
+	e.supervise(len(e.processes)-1, "virt-api", startAPI)
+	startController := func(logName string) (*process, error) {
+		return startProcess(e.LogDir, logName, filepath.Join(binDir, "virt-controller"),
+			"--kubeconfig="+controllerKubeconfig,
+			"--listen=127.0.0.1", "--port="+strconv.Itoa(ports[1]),
+			"--prom-cert-file="+controllerCert.CertFile, "--prom-key-file="+controllerCert.KeyFile,
+			// Images of the pods virt-controller creates; no node runs them.
+			"--launcher-image=quay.io/kubevirt/virt-launcher:"+KubeVirtVersion,
+			"--exporter-image=quay.io/kubevirt/virt-exportserver:"+KubeVirtVersion,
+		)
+	}
+	controller, err := startController("virt-controller")
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, controller)
+	e.supervise(len(e.processes)-1, "virt-controller", startController)
 
 	apiURL := "https://127.0.0.1:" + strconv.Itoa(ports[0])
 	if err := e.waitServing(ctx, api, apiURL+"/healthz"); err != nil {
