@@ -19,6 +19,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -35,23 +36,26 @@ import (
 )
 
 // setDataVolumeStatus writes DataVolume status the way CDI's controller
-// would; CDI does not run in the test cluster.
+// would with an importer pod running on a node; no node runs here, so
+// cdi-controller alone never gets this far.
 func setDataVolumeStatus(t *testing.T, c clients, ns, name string, phase cdiv1.DataVolumePhase, progress string) {
 	t.Helper()
 	ctx := context.Background()
-	dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dv.Status.Phase = phase
-	dv.Status.Progress = cdiv1.DataVolumeProgress(progress)
-	dv.Status.ClaimName = name
-	dv.Status.Conditions = []cdiv1.DataVolumeCondition{{
-		Type: cdiv1.DataVolumeRunning, Status: "True", Reason: "Pod is running", LastTransitionTime: metav1.Now(),
-	}}
-	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).UpdateStatus(ctx, dv, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// cdi-controller writes the status too: retry what conflicts with it.
+	eventually(t, "the DataVolume status "+string(phase), func() (bool, string) {
+		dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		dv.Status.Phase = phase
+		dv.Status.Progress = cdiv1.DataVolumeProgress(progress)
+		dv.Status.ClaimName = name
+		dv.Status.Conditions = []cdiv1.DataVolumeCondition{{
+			Type: cdiv1.DataVolumeRunning, Status: "True", Reason: "Pod is running", LastTransitionTime: metav1.Now(),
+		}}
+		_, err = c.cdi.CdiV1beta1().DataVolumes(ns).UpdateStatus(ctx, dv, metav1.UpdateOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
 }
 
 // TestVMDiskStatusFromDataVolume checks that status is read from the
