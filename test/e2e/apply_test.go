@@ -150,7 +150,18 @@ func TestGetApplyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		kubectlStdin(t, kubectl(t, "get", "vminstance", "-n", ns, "-o", "json"), "apply", "-f", "-")
+		// The JSON carries its resourceVersion: a 409 when virt-controller
+		// wrote the VM in between, as for any kind; get again.
+		eventually(t, "get | apply", func() (bool, string) {
+			out, err := env.Kubectl(ctx, kubectl(t, "get", "vminstance", "-n", ns, "-o", "json"), "apply", "-f", "-")
+			if err != nil && strings.Contains(out, "Conflict") {
+				return false, out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return true, ""
+		})
 	}
 	after, err := c.apps.AppsV1alpha1().VMInstances(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"testing"
 	"time"
@@ -229,7 +230,9 @@ func TestVMDiskListing(t *testing.T) {
 	}
 	plain := &cdiv1.DataVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: "not-a-vmdisk", Labels: map[string]string{"tier": "gold"}},
-		Spec:       cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}}},
+		// CDI's webhook refuses a DataVolume without a size.
+		Spec: cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}},
+			Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *quantity("1Gi")}}}},
 	}
 	if _, err := c.cdi.CdiV1beta1().DataVolumes(ns).Create(ctx, plain, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

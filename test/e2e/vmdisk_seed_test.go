@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -39,13 +40,22 @@ func TestSeedVMDiskExamples(t *testing.T) {
 		}
 	}
 
-	rows := tableRows(t, kubectl(t, "get", "vmdisk", "-A"))
+	// PHASE and PROGRESS are cdi-controller's: wait until it reported on
+	// every disk.
+	var rows [][]string
+	eventuallyWithin(t, controllerTimeout, "cdi-controller to report on every disk", func() (bool, string) {
+		rows = tableRows(t, kubectl(t, "get", "vmdisk", "-A"))
+		for _, row := range rows[1:] {
+			if len(row) != len(rows[0]) {
+				return false, fmt.Sprint(rows)
+			}
+		}
+		return true, ""
+	})
 	wantHeader := []string{"NAMESPACE", "NAME", "PHASE", "PROGRESS", "SIZE", "CLASS", "OPTICAL", "AGE"}
 	if got := rows[0]; strings.Join(got, " ") != strings.Join(wantHeader, " ") {
 		t.Fatalf("header: got %v, want %v", got, wantHeader)
 	}
-	// PHASE and PROGRESS are empty until CDI reports, so the row has fewer
-	// fields than the header.
 	wantRows := map[string]string{
 		"default/ubuntu-24-disk":          "30Gi replicated false",
 		"production/application-data":     "500Gi local false",
@@ -54,7 +64,7 @@ func TestSeedVMDiskExamples(t *testing.T) {
 	for _, row := range rows[1:] {
 		key := row[0] + "/" + row[1]
 		if want, ok := wantRows[key]; ok {
-			if got := strings.Join(row[2:5], " "); got != want {
+			if got := strings.Join(row[4:7], " "); got != want {
 				t.Errorf("%s: got %q, want %q", key, got, want)
 			}
 			delete(wantRows, key)
