@@ -31,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 	"github.com/cozystack/vm-apiserver/pkg/generated/clientset/versioned"
@@ -102,11 +103,20 @@ func run(ctx context.Context, kubeconfig, namespace, name string) error {
 	}
 	fmt.Printf("list spec.running=false: %d item(s)\n", len(list.Items))
 
-	// Start it: the informer reports the update.
+	// Start it: the informer reports the update. KubeVirt writes the VM's
+	// status on its own (each write a new VMInstance resourceVersion), so
+	// an update from what was read may conflict: read again and retry.
 	running := true
-	cached = cached.DeepCopy()
-	cached.Spec.Running = &running
-	if _, err := client.AppsV1alpha1().VMInstances(namespace).Update(ctx, cached, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		current, err := client.AppsV1alpha1().VMInstances(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Spec.Running = &running
+		_, err = client.AppsV1alpha1().VMInstances(namespace).Update(ctx, current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	if err := expect(ctx, events, "updated "+name); err != nil {
