@@ -92,10 +92,15 @@ func setVMIRunning(t *testing.T, _ kubevirt.Interface, ns, name, node string, ip
 		t.Fatal(err)
 	}
 	eventually(t, "the VMI to report running with "+fmt.Sprint(ips), func() (bool, string) {
-		vmi, err := kv.KubevirtV1().VirtualMachineInstances(ns).Get(ctx, name, metav1.GetOptions{})
+		// virt-handler may list VMIs, not get them.
+		list, err := kv.KubevirtV1().VirtualMachineInstances(ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 		if err != nil {
 			return false, err.Error()
 		}
+		if len(list.Items) != 1 {
+			return false, fmt.Sprintf("%d VMIs named %s", len(list.Items), name)
+		}
+		vmi := &list.Items[0]
 		vmi.Status.Phase = kubevirtv1.Running
 		vmi.Status.NodeName = node
 		vmi.Status.Interfaces = []kubevirtv1.VirtualMachineInstanceNetworkInterface{{Name: "default", IP: ips[0], IPs: ips}}
