@@ -156,6 +156,9 @@ func TestRefusedUpdateChangesNothing(t *testing.T) {
 			if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			// virt-controller makes the disk's DataVolume from the VM's
+			// template; before that, it would count as a change.
+			waitProvisioned(t, c, kubevirtClient(t), ns, "web", []string{"root"})
 			tc.prepare(t, ns)
 			before := readBackendState(t, c, ns, "web")
 			_, err := c.apps.AppsV1alpha1().VMInstances(ns).Patch(ctx, "web", types.MergePatchType, []byte(tc.patch), metav1.PatchOptions{})

@@ -50,9 +50,12 @@ func sshKey(t testing.TB) string {
 func assertNoBackendObjects(t *testing.T, c clients, ns, name string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("a VirtualMachine was left behind: %v", err)
-	}
+	// A VM written and deleted again goes once virt-controller has removed
+	// its finalizer.
+	eventually(t, "no VirtualMachine "+name, func() (bool, string) {
+		_, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprintf("a VirtualMachine was left behind: %v", err)
+	})
 	if _, err := c.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a Service was left behind: %v", err)
 	}
