@@ -77,6 +77,9 @@ func TestHostileRequests(t *testing.T) {
 	if _, err := c.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "taken-http-credentials"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// virt-controller makes the root disk's DataVolume from the VM's
+	// template: snapshot the backend once it has.
+	waitProvisioned(t, c, kubevirtClient(t), ns, "base-vm", []string{"root"})
 	before := backendObjects(t, c, ns)
 
 	// Requests.
