@@ -121,7 +121,10 @@ func InUseCondition(dv *cdiv1.DataVolume, users []string) *metav1.Condition {
 }
 
 // DataVolumeFor is the DataVolume that stores disk. existing is the current
-// DataVolume on update (its other fields are kept) and nil on create.
+// DataVolume on update (its other fields are kept) and nil on create. An
+// update changes the DataVolume's metadata only: its spec stays as created
+// and a grown size is recorded (GrownStorageAnnotation) for the claim to
+// follow.
 func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVolume, error) {
 	dv := &cdiv1.DataVolume{}
 	var existingMeta *metav1.ObjectMeta
@@ -140,6 +143,12 @@ func DataVolumeFor(disk *apps.VMDisk, existing *cdiv1.DataVolume) (*cdiv1.DataVo
 	}
 	dv.ObjectMeta = meta
 	dv.TypeMeta = metav1.TypeMeta{}
+	if existing != nil {
+		// CDI refuses any change to a DataVolume's spec; the source and
+		// storage class are immutable, and a larger size grows the claim.
+		withStorage(dv, disk.Spec.Storage)
+		return dv, nil
+	}
 
 	dv.Spec.Source = dataVolumeSource(&disk.Spec.Source)
 	delete(dv.Annotations, backendnames.SecretHeadersAnnotation)
@@ -234,10 +243,8 @@ func VMDiskFrom(dv *cdiv1.DataVolume) (*apps.VMDisk, error) {
 			disk.Spec.Source.HTTP.Headers[name] = credentials.RedactedHeaderValue
 		}
 	}
+	disk.Spec.Storage = DiskStorage(dv)
 	if dv.Spec.Storage != nil {
-		if size, ok := dv.Spec.Storage.Resources.Requests[corev1.ResourceStorage]; ok {
-			disk.Spec.Storage = &size
-		}
 		if dv.Spec.Storage.StorageClassName != nil {
 			disk.Spec.StorageClass = *dv.Spec.Storage.StorageClassName
 		}

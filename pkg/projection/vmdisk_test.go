@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -209,8 +210,21 @@ func TestVMDiskUpdateKeepsBackendFields(t *testing.T) {
 	if updated.Labels["b"] != "2" || updated.Labels["a"] != "" || updated.Labels[backendnames.KindLabel] != backendnames.VMDiskKind {
 		t.Errorf("labels: %v", updated.Labels)
 	}
-	if got := updated.Spec.Storage.Resources.Requests.Storage().String(); got != "20Gi" {
-		t.Errorf("storage: %s", got)
+	if !apiequality.Semantic.DeepEqual(updated.Spec, current.Spec) {
+		t.Errorf("the DataVolume's spec changed, which CDI refuses: %+v", updated.Spec)
+	}
+	if got := updated.Annotations[GrownStorageAnnotation]; got != "20Gi" || !Grows(current, updated) {
+		t.Errorf("grown size recorded: %q, grows: %v", got, Grows(current, updated))
+	}
+	read, err := VMDiskFrom(updated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Spec.Storage.String() != "20Gi" {
+		t.Errorf("a grown disk reads back %s", read.Spec.Storage)
+	}
+	if _, ok := read.Annotations[GrownStorageAnnotation]; ok {
+		t.Error("the reserved annotation shows")
 	}
 }
 
@@ -317,11 +331,11 @@ func TestURLCredentialsGoToASecret(t *testing.T) {
 		t.Errorf("writing back the read disk changed the DataVolume (-before +after):\n%s", diff)
 	}
 
-	// Without userinfo, no Secret, no secretRef, no annotation; an update
-	// that drops it (refused by validation as a source change) would not
-	// leave them behind either.
+	// Without userinfo, no Secret, no secretRef, no annotation. (An update
+	// never changes the source: validation refuses it, and CDI refuses any
+	// change to a DataVolume's spec.)
 	disk.Spec.Source.HTTP = &apps.HTTPDiskSource{URL: "https://images.example.com/x.img"}
-	plain, err := DataVolumeFor(disk, dv)
+	plain, err := DataVolumeFor(disk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

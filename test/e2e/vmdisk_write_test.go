@@ -169,18 +169,6 @@ func TestInvalidVMDiskUpdates(t *testing.T) {
 			}
 		})
 	}
-
-	t.Run("grow", func(t *testing.T) {
-		out := kubectl(t, "patch", "vmdisk", "data", "-n", ns, "--type", "merge", "-p", `{"spec":{"storage":"40Gi"}}`)
-		if !strings.Contains(out, "patched") {
-			t.Fatal(out)
-		}
-		dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertStorage(t, dv.Spec.Storage.Resources.Requests, *dv.Spec.Storage.StorageClassName, "40Gi", "replicated")
-	})
 }
 
 // TestVMDiskDefaults checks the contract's defaults on an empty spec.

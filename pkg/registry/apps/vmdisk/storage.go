@@ -251,6 +251,9 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 	if err != nil {
 		return nil, err
 	}
+	if projection.Grows(current, dv) {
+		return d.updateGrowing(ctx, dv, current, opts.DryRun)
+	}
 	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: opts.DryRun})
 }
 
