@@ -88,9 +88,11 @@ func assertConflict(t *testing.T, err error, mentions string) {
 }
 
 // TestRecreateAfterOrphaningDelete deletes a VMInstance with
-// --cascade=orphan, which leaves its Secrets and Service behind, and creates
-// it again: the new VMInstance takes them over instead of refusing its own
-// names.
+// --cascade=orphan, which completes (the garbage collector cannot orphan
+// virt-controller's instance type revisions: vm-apiserver deletes them)
+// and leaves its Secrets, Service and the machine virt-controller started
+// (its VMI) behind, and creates it again: the new VMInstance takes them
+// over instead of refusing its own names.
 func TestRecreateAfterOrphaningDelete(t *testing.T) {
 	c := newClients(t)
 	ns := newNamespace(t, c)
@@ -105,6 +107,10 @@ func TestRecreateAfterOrphaningDelete(t *testing.T) {
 		_, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), "still there"
 	})
+	vmi, err := kubevirtClient(t).KubevirtV1().VirtualMachineInstances(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || len(vmi.OwnerReferences) != 0 {
+		t.Fatalf("the orphaned VMI should stay, without an owner: %v %+v", err, vmi.OwnerReferences)
+	}
 	secret, err := c.kube.CoreV1().Secrets(ns).Get(ctx, "web-ssh-keys", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the orphaned Secret should stay: %v", err)

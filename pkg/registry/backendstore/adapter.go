@@ -83,6 +83,13 @@ type DryRunProjector[B BackendObject] interface {
 	ProjectDryRun(ctx context.Context, primary B, written runtime.Object) (runtime.Object, error)
 }
 
+// DeleteFollower is an Adapter with work to do once kube-apiserver has
+// accepted the deletion of a primary object (not for a dry run): options
+// are the backend delete options.
+type DeleteFollower[B BackendObject] interface {
+	AfterDelete(ctx context.Context, deleted B, options metav1.DeleteOptions)
+}
+
 // WriteTracker is an Adapter whose writes take several backend writes and
 // mark the primary object meanwhile: a watch does not show the states in
 // between, only the complete one the write's last step makes.

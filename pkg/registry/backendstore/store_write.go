@@ -204,6 +204,9 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 	if len(options.DryRun) > 0 {
 		return obj, true, nil
 	}
+	if f, ok := s.Adapter.(DeleteFollower[B]); ok {
+		f.AfterDelete(ctx, current, backendOpts)
+	}
 	// Finalizers keep the object until their owners are done: report it as
 	// it is now, still present, like kube-apiserver does.
 	if remaining, err := client.Get(ctx, name, metav1.GetOptions{}); err == nil && remaining.GetUID() == current.GetUID() {
