@@ -27,7 +27,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
@@ -125,6 +124,11 @@ spec:
 					t.Fatalf("a difference right after apply:\n%s", out)
 				}
 			}
+			if !serverSide {
+				// A disk grows once its claim is bound, a dry run too
+				// (TestVMDiskGrowsByExpandingItsClaim).
+				bindDiskClaim(t, c, ns, "data")
+			}
 			for _, change := range changes {
 				changed := strings.Replace(change.manifest, change.from, change.to, 1)
 				if changed == change.manifest {
@@ -169,8 +173,10 @@ func kstatusOf(t *testing.T, resource, ns, name string) status.Status {
 // TestReadinessByKstatus checks that a VMInstance whose machine does not run
 // and a VMDisk not imported yet are InProgress by kstatus' rules and not
 // Ready for kubectl wait, and Current and Ready once KubeVirt and CDI report
-// them so (written here as their controllers would: neither runs in the
-// test cluster).
+// them so. What a node does for the machine is written as its components
+// would (none runs here); the ready disk is one whose claim holds it
+// already, which cdi-controller itself reports Succeeded (no importer pod
+// can run without a node).
 func TestReadinessByKstatus(t *testing.T) {
 	c := newClients(t)
 	kv := kubevirtClient(t)
@@ -195,10 +201,15 @@ func TestReadinessByKstatus(t *testing.T) {
 	// virt-controller makes the VMI; what a node would do is written here,
 	// and virt-controller derives the VM's status (Running, Ready).
 	runOnNode(t, c, kv, ns, "web", "node-1", "10.244.0.8")
-	// A finished import needs an importer pod on a node.
-	setDataVolumeStatus(t, c, ns, "data", cdiv1.Succeeded, "100.0%")
-	kubectl(t, "wait", "--for=condition=Ready", "--timeout=30s", "-n", ns, "vminstance/web", "vmdisk/data")
-	for _, r := range []string{"vminstances/web", "vmdisks/data"} {
+	populatedClaim(t, c, ns, "restored")
+	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("restored", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "wait", "--for=condition=Ready", "--timeout=30s", "-n", ns, "vminstance/web", "vmdisk/restored")
+	if got := kstatusOf(t, "vmdisks", ns, "data"); got != status.InProgressStatus {
+		t.Errorf("a VMDisk cdi-controller reports waiting for its volume is %s, want InProgress", got)
+	}
+	for _, r := range []string{"vminstances/web", "vmdisks/restored"} {
 		resource, name, _ := strings.Cut(r, "/")
 		if got := kstatusOf(t, resource, ns, name); got != status.CurrentStatus {
 			t.Errorf("%s is %s once ready, want Current", r, got)

@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/storage/etcd3"
 	"k8s.io/client-go/tools/pager"
+	"k8s.io/client-go/util/retry"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 )
@@ -63,12 +64,19 @@ func TestListPagesAreOneSnapshot(t *testing.T) {
 	if err := disks.Delete(ctx, "d4", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	grown, err := disks.Get(ctx, "d3", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	grown.Spec.Storage = quantity("2Gi")
-	if _, err := disks.Update(ctx, grown, metav1.UpdateOptions{}); err != nil {
+	// A disk grows once its claim is bound (TestVMDiskGrowsByExpandingItsClaim).
+	bindDiskClaim(t, c, ns, "d3")
+	// cdi-controller writes d3's status meanwhile: re-read on a conflict,
+	// as a client does.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		grown, err := disks.Get(ctx, "d3", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		grown.Spec.Storage = quantity("2Gi")
+		_, err = disks.Update(ctx, grown, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 

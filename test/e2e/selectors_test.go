@@ -86,10 +86,19 @@ func TestFieldSelectors(t *testing.T) {
 	kubectl(t, "patch", "vminstance", "stopped", "-n", ns, "--type", "merge", "-p", `{"spec":{"running":true}}`)
 	lines.waitFor(t, "DELETED ", " stopped ")
 
-	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("imported", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	// cdi-controller reports "imported" Succeeded (its claim holds it
+	// already), "waiting" waiting for its volume.
+	populatedClaim(t, c, ns, "imported")
+	for _, name := range []string{"imported", "waiting"} {
+		if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	setDataVolumeStatus(t, c, ns, "imported", cdiv1.Succeeded, "100.0%")
+	eventually(t, "cdi-controller to report imported Succeeded", func() (bool, string) {
+		dv := dataVolumeWithPhase(t, c, ns, "imported")
+		return dv.Status.Phase == cdiv1.Succeeded, string(dv.Status.Phase)
+	})
+	dataVolumeWithPhase(t, c, ns, "waiting")
 	out := kubectl(t, "get", "vmdisk", "-n", ns, "--field-selector", "status.phase=Succeeded", "-o", "name")
 	if strings.TrimSpace(out) != "vmdisk.apps.cozystack.io/imported" {
 		t.Errorf("vmdisks with status.phase=Succeeded: %s", out)

@@ -28,12 +28,7 @@ func TestVMDiskGrowsByExpandingItsClaim(t *testing.T) {
 	if _, err := c.apps.AppsV1alpha1().VMDisks(ns).Create(ctx, newDisk("data", appsv1alpha1.VMDiskSpec{Storage: quantity("20Gi")}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var claim *corev1.PersistentVolumeClaim
-	eventually(t, "cdi-controller to make the disk's claim", func() (bool, string) {
-		var err error
-		claim, err = c.kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	claim := diskClaim(t, c, ns, "data")
 
 	grow := func(size string) error {
 		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -89,6 +84,25 @@ func TestVMDiskGrowsByExpandingItsClaim(t *testing.T) {
 		t.Errorf("kubectl get does not show the grown size:\n%s", out)
 	}
 	assertInvalid(t, grow("30Gi"), "spec.storage")
+}
+
+// diskClaim waits for the claim cdi-controller makes for VMDisk disk.
+func diskClaim(t *testing.T, c clients, ns, disk string) *corev1.PersistentVolumeClaim {
+	t.Helper()
+	var claim *corev1.PersistentVolumeClaim
+	eventually(t, "cdi-controller to make the claim of VMDisk "+disk, func() (bool, string) {
+		var err error
+		claim, err = c.kube.CoreV1().PersistentVolumeClaims(ns).Get(context.Background(), disk, metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	return claim
+}
+
+// bindDiskClaim binds the claim of VMDisk disk (see bindClaim), so that
+// the disk can grow.
+func bindDiskClaim(t *testing.T, c clients, ns, disk string) {
+	t.Helper()
+	bindClaim(t, c, diskClaim(t, c, ns, disk))
 }
 
 // bindClaim binds claim to a new PersistentVolume of its size, as a
