@@ -26,13 +26,46 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
+// backendAnnotations are the annotations KubeVirt's and CDI's controllers
+// and webhooks keep on the VMs and DataVolumes vm-apiserver writes, for
+// themselves: API versions virt-controller observed, CDI's choice of
+// populator or clone strategy, its clone authorisation tokens. A user
+// cannot act on them, so public objects do not show them, and writes keep
+// them as the backend has them (a value the client sends is ignored), so
+// that a `kubectl get -o yaml | kubectl apply -f -` round trip is no change.
+var backendAnnotations = map[string]bool{
+	"kubevirt.io/latest-observed-api-version":      true,
+	"kubevirt.io/storage-observed-api-version":     true,
+	"cdi.kubevirt.io/storage.usePopulator":         true,
+	"cdi.kubevirt.io/storage.prePopulated":         true,
+	"cdi.kubevirt.io/cloneType":                    true,
+	"cdi.kubevirt.io/storage.clone.token":          true,
+	"cdi.kubevirt.io/storage.extended.clone.token": true,
+}
+
+// backendFinalizers are the finalizers the backend's controllers keep on
+// the objects vm-apiserver writes (virt-controller's on every VM, removed
+// once it let the VM's instance go), hidden and kept like
+// backendAnnotations. Kubernetes' own (orphan, foregroundDeletion) and
+// vm-apiserver's in-use protection of VMDisks show, as on built-in objects.
+var backendFinalizers = map[string]bool{
+	"kubevirt.io/virtualMachineControllerFinalize": true,
+}
+
+// isHidden says whether an annotation key or finalizer is the backend's or
+// vm-apiserver's own and not shown on public objects.
+func isHidden(key string, backend map[string]bool) bool {
+	return backendnames.IsReservedKey(key) || backend[key]
+}
+
 // PublicMeta is the public object metadata of a primary backend object:
 // identity, versioning and lifecycle come from the backend object; reserved
 // labels and annotations are removed and managedFields restored.
 func PublicMeta(backend *metav1.ObjectMeta) (metav1.ObjectMeta, error) {
 	meta := *backend.DeepCopy()
-	meta.Labels = withoutReserved(meta.Labels)
-	meta.Annotations = withoutReserved(meta.Annotations)
+	meta.Labels = withoutReserved(meta.Labels, nil)
+	meta.Annotations = withoutReserved(meta.Annotations, backendAnnotations)
+	meta.Finalizers = withoutBackendFinalizers(meta.Finalizers)
 	meta.ManagedFields = nil
 	if raw, ok := backend.Annotations[backendnames.ManagedFieldsAnnotation]; ok {
 		if err := json.Unmarshal([]byte(raw), &meta.ManagedFields); err != nil {
@@ -55,11 +88,18 @@ func BackendMeta(public *metav1.ObjectMeta, existing *metav1.ObjectMeta, kind st
 	meta.GenerateName = public.GenerateName
 	meta.Namespace = public.Namespace
 	meta.ResourceVersion = public.ResourceVersion
-	meta.Finalizers = public.Finalizers
+	meta.Finalizers = withoutBackendFinalizers(public.Finalizers)
+	if existing != nil {
+		for _, f := range existing.Finalizers {
+			if backendFinalizers[f] {
+				meta.Finalizers = append(meta.Finalizers, f)
+			}
+		}
+	}
 	meta.OwnerReferences = public.OwnerReferences
-	meta.Labels = withReserved(public.Labels, meta.Labels)
+	meta.Labels = withReserved(public.Labels, meta.Labels, nil)
 	meta.Labels[backendnames.KindLabel] = kind
-	meta.Annotations = withReserved(public.Annotations, meta.Annotations)
+	meta.Annotations = withReserved(public.Annotations, meta.Annotations, backendAnnotations)
 	delete(meta.Annotations, backendnames.ManagedFieldsAnnotation)
 	if len(public.ManagedFields) > 0 {
 		raw, err := json.Marshal(public.ManagedFields)
@@ -76,10 +116,10 @@ func BackendMeta(public *metav1.ObjectMeta, existing *metav1.ObjectMeta, kind st
 	return meta, nil
 }
 
-func withoutReserved(in map[string]string) map[string]string {
+func withoutReserved(in map[string]string, backend map[string]bool) map[string]string {
 	var out map[string]string
 	for k, v := range in {
-		if backendnames.IsReservedKey(k) {
+		if isHidden(k, backend) {
 			continue
 		}
 		if out == nil {
@@ -90,17 +130,29 @@ func withoutReserved(in map[string]string) map[string]string {
 	return out
 }
 
-// withReserved is the user's keys plus the reserved keys of the existing map.
-func withReserved(user, existing map[string]string) map[string]string {
+// withReserved is the user's keys plus the hidden keys (vm-apiserver's and
+// the backend's own) of the existing map.
+func withReserved(user, existing map[string]string, backend map[string]bool) map[string]string {
 	out := make(map[string]string, len(user)+1)
 	for k, v := range existing {
-		if backendnames.IsReservedKey(k) {
+		if isHidden(k, backend) {
 			out[k] = v
 		}
 	}
 	for k, v := range user {
-		if !backendnames.IsReservedKey(k) {
+		if !isHidden(k, backend) {
 			out[k] = v
+		}
+	}
+	return out
+}
+
+// withoutBackendFinalizers is finalizers without the backend's own.
+func withoutBackendFinalizers(finalizers []string) []string {
+	var out []string
+	for _, f := range finalizers {
+		if !backendFinalizers[f] {
+			out = append(out, f)
 		}
 	}
 	return out

@@ -80,8 +80,9 @@ func normalizeDisk(d *apps.VMDisk, pick uint8) {
 	}
 	d.Status = apps.VMDiskStatus{}
 	d.TypeMeta = metav1.TypeMeta{}
-	d.Labels = withoutReserved(d.Labels)
-	d.Annotations = withoutReserved(d.Annotations)
+	d.Labels = withoutReserved(d.Labels, nil)
+	d.Annotations = withoutReserved(d.Annotations, backendAnnotations)
+	d.Finalizers = withoutBackendFinalizers(d.Finalizers)
 	// Fields the backend owns are not written and come back from it.
 	d.UID, d.Generation, d.CreationTimestamp, d.DeletionTimestamp, d.DeletionGracePeriodSeconds = "", 0, metav1.Time{}, nil, nil
 	d.SelfLink = ""
