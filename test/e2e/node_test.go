@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 
@@ -75,13 +77,50 @@ func runOnNode(t *testing.T, c clients, kv kubevirt.Interface, ns, name, node st
 	setVMIRunning(t, kv, ns, name, node, ips...)
 }
 
-// setVMIRunning writes the VMI status virt-handler reports for a guest
-// running on node with ips (the VMI kind has no status subresource), as
-// virt-handler: KubeVirt drops VMI status changes from anyone but its own
-// components.
-func setVMIRunning(t *testing.T, _ kubevirt.Interface, ns, name, node string, ips ...string) {
+// stopOnNode does what the node's components do for a deleted VMI that
+// runs there (none runs here): virt-handler reports the guest shut down
+// (phase Succeeded) and the kubelet removes the virt-launcher pod; then
+// virt-controller, which holds the VMI until both, lets it go.
+func stopOnNode(t *testing.T, c clients, ns, name string) {
 	t.Helper()
 	ctx := context.Background()
+	kv := virtHandlerClient(t)
+	var uid string
+	eventually(t, "the VMI to report its guest shut down", func() (bool, string) {
+		list, err := kv.KubevirtV1().VirtualMachineInstances(ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(list.Items) == 0 {
+			return true, ""
+		}
+		vmi := &list.Items[0]
+		uid = string(vmi.UID)
+		if vmi.Status.Phase == kubevirtv1.Succeeded {
+			return true, ""
+		}
+		vmi.Status.Phase = kubevirtv1.Succeeded
+		_, err = kv.KubevirtV1().VirtualMachineInstances(ns).Update(ctx, vmi, metav1.UpdateOptions{})
+		return err == nil || apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if uid == "" {
+		return
+	}
+	pods, err := c.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubevirt.io/created-by=" + uid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range pods.Items {
+		if err := c.kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// virtHandlerClient is a KubeVirt client acting as virt-handler's service
+// account.
+func virtHandlerClient(t *testing.T) kubevirt.Interface {
+	t.Helper()
 	config := rest.CopyConfig(env.Config)
 	config.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:" + environment.KubeVirtNamespace + ":kubevirt-handler",
@@ -91,6 +130,17 @@ func setVMIRunning(t *testing.T, _ kubevirt.Interface, ns, name, node string, ip
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kv
+}
+
+// setVMIRunning writes the VMI status virt-handler reports for a guest
+// running on node with ips (the VMI kind has no status subresource), as
+// virt-handler: KubeVirt drops VMI status changes from anyone but its own
+// components.
+func setVMIRunning(t *testing.T, _ kubevirt.Interface, ns, name, node string, ips ...string) {
+	t.Helper()
+	ctx := context.Background()
+	kv := virtHandlerClient(t)
 	eventually(t, "the VMI to report running with "+fmt.Sprint(ips), func() (bool, string) {
 		// virt-handler may list VMIs, not get them.
 		list, err := kv.KubevirtV1().VirtualMachineInstances(ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
