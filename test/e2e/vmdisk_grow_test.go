@@ -60,7 +60,7 @@ func TestVMDiskGrowsByExpandingItsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := claim.Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "40Gi" {
+	if got := claim.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(*quantity("40Gi")) != 0 {
 		t.Errorf("the claim requests %s, want 40Gi", got.String())
 	}
 	dv, err := c.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "data", metav1.GetOptions{})
