@@ -138,14 +138,14 @@ func measureCreates(t *testing.T, p *population, cfg config, n int, res *scaleRe
 		r := ratioOfRates(projected, native)
 		res.add(row{
 			figure:      fmt.Sprintf("CREATE throughput, %d clients, VMInstance vs %s", createClients, native.name),
-			projected50: fmt.Sprintf("%.1f/s", backendstore.rate()), projected99: "",
+			projected50: fmt.Sprintf("%.1f/s", projected.rate()), projected99: "",
 			native50: fmt.Sprintf("%.1f/s", native.rate()), native99: "",
 			ratio50: fmt.Sprintf("%.2f× (rate)", r), target: tgt.String(), verdict: tgt.verdict(r, r),
-			samples: backendstore.objects,
+			samples: projected.objects,
 		})
 	}
 	for _, native := range paths[1:] {
-		res.add(latencyRow(fmt.Sprintf("CREATE latency, VMInstance vs %s", native.name), native.latencies, backendstore.latencies, nil))
+		res.add(latencyRow(fmt.Sprintf("CREATE latency, VMInstance vs %s", native.name), native.latencies, projected.latencies, nil))
 	}
 }
 
@@ -153,5 +153,5 @@ func ratioOfRates(projected, native *createPath) float64 {
 	if native.rate() == 0 {
 		return 0
 	}
-	return backendstore.rate() / native.rate()
+	return projected.rate() / native.rate()
 }

@@ -279,7 +279,7 @@ func BenchmarkWatchLatencyVMInstance(b *testing.B) {
 func benchmarkWatchLatency(b *testing.B, native, projected watch.Interface, patch func([]byte) error) {
 	b.Helper()
 	defer native.Stop()
-	defer backendstore.Stop()
+	defer projected.Stop()
 	// Both watches start with the object's ADDED event.
 	for _, w := range []watch.Interface{native, projected} {
 		nextEvent(b, w, "")
