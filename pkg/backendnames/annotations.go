@@ -62,4 +62,12 @@ const (
 	// userinfo is kept in the credentials Secret; its presence says that the
 	// public URL has userinfo.
 	URLUsernameAnnotation = ReservedPrefix + "url-username"
+	// GrownStorageAnnotation records on a VMDisk's DataVolume the size its
+	// PersistentVolumeClaim was grown to. CDI refuses every change to a
+	// DataVolume's spec after creation ("Cannot update DataVolume Spec"), so a
+	// VMDisk grows by expanding the claim CDI made for it, as one grows a PVC;
+	// the DataVolume keeps the size it was created with. Writing the grown size
+	// on the DataVolume too moves the VMDisk's resourceVersion and sends a watch
+	// event, and reads need the DataVolume alone.
+	GrownStorageAnnotation = ReservedPrefix + "grown-storage"
 )

@@ -1,9 +1,26 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package projection
 
 import (
 	"reflect"
 	"testing"
 
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -15,7 +32,7 @@ import (
 func TestBackendKeysAreHiddenAndKept(t *testing.T) {
 	backend := &metav1.ObjectMeta{
 		Name: "web", Namespace: "ns",
-		Labels: map[string]string{KindLabel: VMInstanceKind, "app": "web"},
+		Labels: map[string]string{backendnames.KindLabel: backendnames.VMInstanceKind, "app": "web"},
 		Annotations: map[string]string{
 			"kubevirt.io/latest-observed-api-version":  "v1",
 			"kubevirt.io/storage-observed-api-version": "v1",
@@ -37,7 +54,7 @@ func TestBackendKeysAreHiddenAndKept(t *testing.T) {
 	// The client restates a stale backend key and drops its own finalizer.
 	public.Annotations["kubevirt.io/storage-observed-api-version"] = "v1alpha3"
 	public.Finalizers = []string{"kubevirt.io/virtualMachineControllerFinalize"}
-	written, err := BackendMeta(&public, backend, VMInstanceKind)
+	written, err := BackendMeta(&public, backend, backendnames.VMInstanceKind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +66,7 @@ func TestBackendKeysAreHiddenAndKept(t *testing.T) {
 	}
 
 	// A create carries no backend keys, whatever the client sends.
-	created, err := BackendMeta(&public, nil, VMInstanceKind)
+	created, err := BackendMeta(&public, nil, backendnames.VMInstanceKind)
 	if err != nil {
 		t.Fatal(err)
 	}

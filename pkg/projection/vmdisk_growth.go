@@ -1,3 +1,19 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package projection
 
 import (
@@ -6,16 +22,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
-)
 
-// GrownStorageAnnotation records on a VMDisk's DataVolume the size its
-// PersistentVolumeClaim was grown to. CDI refuses every change to a
-// DataVolume's spec after creation ("Cannot update DataVolume Spec"), so a
-// VMDisk grows by expanding the claim CDI made for it, as one grows a PVC;
-// the DataVolume keeps the size it was created with. Writing the grown size
-// on the DataVolume too moves the VMDisk's resourceVersion and sends a watch
-// event, and reads need the DataVolume alone.
-const GrownStorageAnnotation = ReservedPrefix + "grown-storage"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+)
 
 // DiskStorage is the size a VMDisk shows: the larger of its DataVolume's
 // request and the size its claim was grown to, so that the public spec
@@ -27,7 +36,7 @@ func DiskStorage(dv *cdiv1.DataVolume) *resource.Quantity {
 			size = &q
 		}
 	}
-	if raw, ok := dv.Annotations[GrownStorageAnnotation]; ok {
+	if raw, ok := dv.Annotations[backendnames.GrownStorageAnnotation]; ok {
 		if grown, err := resource.ParseQuantity(raw); err == nil && (size == nil || grown.Cmp(*size) > 0) {
 			size = &grown
 		}
@@ -39,12 +48,12 @@ func DiskStorage(dv *cdiv1.DataVolume) *resource.Quantity {
 // alone (CDI refuses changes to it), and a size above its request is the
 // grown size.
 func withStorage(dv *cdiv1.DataVolume, size *resource.Quantity) {
-	delete(dv.Annotations, GrownStorageAnnotation)
+	delete(dv.Annotations, backendnames.GrownStorageAnnotation)
 	if size == nil {
 		return
 	}
 	if requested := DiskStorage(dv); requested != nil && size.Cmp(*requested) > 0 {
-		dv.Annotations = setKey(dv.Annotations, GrownStorageAnnotation, size.String())
+		dv.Annotations = setKey(dv.Annotations, backendnames.GrownStorageAnnotation, size.String())
 	}
 }
 

@@ -1,3 +1,19 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package projection
 
 import (
@@ -10,6 +26,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 func dataVolumeOf(t *testing.T, size string) *cdiv1.DataVolume {
@@ -57,12 +74,12 @@ func TestDiskStorageIsTheLargerRequest(t *testing.T) {
 		t.Error("restating the grown size grows")
 	}
 	back := withSize(t, grown, "10Gi")
-	if _, ok := back.Annotations[GrownStorageAnnotation]; ok || DiskStorage(back).String() != "10Gi" {
+	if _, ok := back.Annotations[backendnames.GrownStorageAnnotation]; ok || DiskStorage(back).String() != "10Gi" {
 		t.Errorf("the created size kept the record: %v", back.Annotations)
 	}
 	// A record below the request (the DataVolume was made larger by hand)
 	// does not shrink the disk.
-	dv.Annotations = map[string]string{GrownStorageAnnotation: "1Gi"}
+	dv.Annotations = map[string]string{backendnames.GrownStorageAnnotation: "1Gi"}
 	if got := DiskStorage(dv).String(); got != "10Gi" {
 		t.Errorf("a smaller record read as %s", got)
 	}

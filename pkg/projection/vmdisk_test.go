@@ -214,7 +214,7 @@ func TestVMDiskUpdateKeepsBackendFields(t *testing.T) {
 	if !apiequality.Semantic.DeepEqual(updated.Spec, current.Spec) {
 		t.Errorf("the DataVolume's spec changed, which CDI refuses: %+v", updated.Spec)
 	}
-	if got := updated.Annotations[GrownStorageAnnotation]; got != "20Gi" || !Grows(current, updated) {
+	if got := updated.Annotations[backendnames.GrownStorageAnnotation]; got != "20Gi" || !Grows(current, updated) {
 		t.Errorf("grown size recorded: %q, grows: %v", got, Grows(current, updated))
 	}
 	read, err := VMDiskFrom(updated)
@@ -224,7 +224,7 @@ func TestVMDiskUpdateKeepsBackendFields(t *testing.T) {
 	if read.Spec.Storage.String() != "20Gi" {
 		t.Errorf("a grown disk reads back %s", read.Spec.Storage)
 	}
-	if _, ok := read.Annotations[GrownStorageAnnotation]; ok {
+	if _, ok := read.Annotations[backendnames.GrownStorageAnnotation]; ok {
 		t.Error("the reserved annotation shows")
 	}
 }

@@ -1,3 +1,19 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package vmdisk
 
 import (
@@ -16,6 +32,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -115,13 +132,13 @@ func (d dataVolumes) forgetGrowth(out, current *cdiv1.DataVolume) {
 		if err != nil {
 			return err
 		}
-		if latest.UID != out.UID || latest.Annotations[projection.GrownStorageAnnotation] != out.Annotations[projection.GrownStorageAnnotation] {
+		if latest.UID != out.UID || latest.Annotations[backendnames.GrownStorageAnnotation] != out.Annotations[backendnames.GrownStorageAnnotation] {
 			return nil
 		}
-		if was, ok := current.Annotations[projection.GrownStorageAnnotation]; ok {
-			latest.Annotations[projection.GrownStorageAnnotation] = was
+		if was, ok := current.Annotations[backendnames.GrownStorageAnnotation]; ok {
+			latest.Annotations[backendnames.GrownStorageAnnotation] = was
 		} else {
-			delete(latest.Annotations, projection.GrownStorageAnnotation)
+			delete(latest.Annotations, backendnames.GrownStorageAnnotation)
 		}
 		_, err = d.CDI.CdiV1beta1().DataVolumes(out.Namespace).Update(ctx, latest, metav1.UpdateOptions{})
 		return err
@@ -131,4 +148,4 @@ func (d dataVolumes) forgetGrowth(out, current *cdiv1.DataVolume) {
 	}
 }
 
-var vmDiskKind = schema.GroupKind{Group: apps.GroupName, Kind: projection.VMDiskKind}
+var vmDiskKind = schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMDiskKind}

@@ -1,3 +1,19 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package vmdisk
 
 import (
@@ -14,6 +30,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -70,7 +87,7 @@ func (d *disks) claimSize(t *testing.T) string {
 // claim and leaves the DataVolume's spec as created, and that the disk
 // reads back at the grown size; a dry run changes nothing.
 func TestGrowExpandsTheClaim(t *testing.T) {
-	d := newDisks(t, []runtime.Object{dataVolume("data", projection.InUseProtectionFinalizer)})
+	d := newDisks(t, []runtime.Object{dataVolume("data", backendnames.InUseProtectionFinalizer)})
 	d.withClaim(t, corev1.ClaimBound)
 	if out, err := d.grow(t, "3Gi", metav1.DryRunAll); err != nil || out.Spec.Storage.String() != "3Gi" || d.claimSize(t) != "1Gi" {
 		t.Fatalf("dry run: %v %v, claim %s", out, err, d.claimSize(t))
@@ -95,7 +112,7 @@ func TestGrowExpandsTheClaim(t *testing.T) {
 // made yet is a 409 (it will come), an unbound one a 422 about
 // spec.storage (Kubernetes expands only bound claims); neither writes.
 func TestGrowBeforeTheClaimIsBound(t *testing.T) {
-	d := newDisks(t, []runtime.Object{dataVolume("data", projection.InUseProtectionFinalizer)})
+	d := newDisks(t, []runtime.Object{dataVolume("data", backendnames.InUseProtectionFinalizer)})
 	if _, err := d.grow(t, "3Gi"); !apierrors.IsConflict(err) {
 		t.Fatalf("no claim yet: want 409, got %v", err)
 	}
@@ -116,7 +133,7 @@ func TestGrowBeforeTheClaimIsBound(t *testing.T) {
 // kube-apiserver refuses to expand (its storage class does not allow it)
 // is a 422 about spec.storage and the disk keeps its size.
 func TestGrowTakesBackTheRecordWhenTheClaimIsRefused(t *testing.T) {
-	d := newDisks(t, []runtime.Object{dataVolume("data", projection.InUseProtectionFinalizer)})
+	d := newDisks(t, []runtime.Object{dataVolume("data", backendnames.InUseProtectionFinalizer)})
 	d.withClaim(t, corev1.ClaimBound)
 	d.kube.PrependReactor("update", "persistentvolumeclaims", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if len(a.(clienttesting.UpdateActionImpl).UpdateOptions.DryRun) > 0 {
