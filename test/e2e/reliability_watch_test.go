@@ -129,8 +129,18 @@ func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	kubectl(t, "delete", "-f", crd, "--wait=false")
-	// The running VMI keeps its finalizers until its node let it go.
-	stopOnNode(t, c, ns, "web")
+	// A running VMI keeps its finalizers until its node let it go: this
+	// test's, and those other tests left running in namespaces being
+	// deleted, all of which go with the CRD.
+	vmis, err := kv.KubevirtV1().VirtualMachineInstances("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vmi := range vmis.Items {
+		if vmi.Status.NodeName != "" {
+			stopOnNode(t, c, vmi.Namespace, vmi.Name)
+		}
+	}
 	kubectl(t, "wait", "--for=delete", "--timeout=60s", "-f", crd)
 	informerSees("")
 	// KubeVirt's VMI CRD is too large for client-side apply's annotation.

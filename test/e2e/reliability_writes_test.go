@@ -120,6 +120,11 @@ func TestConcurrentWritesLoseNothing(t *testing.T) {
 			if _, err := disks.Create(ctx, disk, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			if f.name == "storage" {
+				// A disk grows once its claim is bound
+				// (TestVMDiskGrowsByExpandingItsClaim).
+				bindDiskClaim(t, c, ns, name)
+			}
 			readModifyWrite(t, f.name, f,
 				func(ctx context.Context) (*appsv1alpha1.VMDisk, error) {
 					return disks.Get(ctx, name, metav1.GetOptions{})

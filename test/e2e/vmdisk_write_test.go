@@ -219,9 +219,18 @@ func TestVMDiskStaleUpdateConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := stale.DeepCopy()
-	first.Labels = map[string]string{"writer": "first"}
-	if _, err := disks.Update(ctx, first, metav1.UpdateOptions{}); err != nil {
+	// The first writer re-reads on a conflict, as a client does:
+	// cdi-controller writes the DataVolume's status meanwhile. The second
+	// writes over what it read at creation, stale once the first wrote.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		first, err := disks.Get(ctx, "contended", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		first.Labels = map[string]string{"writer": "first"}
+		_, err = disks.Update(ctx, first, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	second := stale.DeepCopy()
