@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -79,13 +80,17 @@ func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		t.Fatal("the informer never synced")
 	}
-	informerSees := func(ip string) {
+	informerSeesWithin := func(timeout time.Duration, ip string) {
 		t.Helper()
-		eventually(t, "the informer to see "+ip, func() (bool, string) {
+		eventuallyWithin(t, timeout, "the informer to see "+ip, func() (bool, string) {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(seen) > 0 && seen[len(seen)-1] == ip, strings.Join(seen, " ")
 		})
+	}
+	informerSees := func(ip string) {
+		t.Helper()
+		informerSeesWithin(eventuallyTimeout, ip)
 	}
 	informerSees("10.0.0.1")
 
@@ -148,7 +153,10 @@ func TestVMInstanceWatchOutlivesBackendWatches(t *testing.T) {
 	kubectl(t, "wait", "--for=condition=Established", "-f", crd)
 	// virt-controller makes the running VM's VMI again.
 	runOnNode(t, c, kv, ns, "web", "node-1", "10.0.0.4")
-	informerSees("10.0.0.4")
+	// vm-apiserver's VMI informer lists again on client-go's reflector
+	// backoff (up to 30 s) once the CRD is back, and virt-controller, which
+	// exits when a CRD it watches goes, is restarted meanwhile.
+	informerSeesWithin(controllerTimeout, "10.0.0.4")
 }
 
 // serverMetrics reads vm-apiserver's /metrics as cluster admin, bypassing

@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
@@ -60,13 +61,18 @@ func TestVMInstanceReflectsBackendChanges(t *testing.T) {
 	if _, err := c.apps.AppsV1alpha1().VMInstances(ns).Create(ctx, newInstance("web", appsv1alpha1.VMInstanceSpec{}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	halted := kubevirtv1.RunStrategyHalted
-	vm.Spec.RunStrategy = &halted
-	if _, err := kv.KubevirtV1().VirtualMachines(ns).Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+	// As virtctl stop would; virt-controller writes the VM's status
+	// meanwhile: re-read on a conflict, as a client does.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		vm, err := kv.KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		halted := kubevirtv1.RunStrategyHalted
+		vm.Spec.RunStrategy = &halted
+		_, err = kv.KubevirtV1().VirtualMachines(ns).Update(ctx, vm, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	out := kubectl(t, "get", "vminstance", "web", "-n", ns, "-o", "jsonpath={.spec.running}")
