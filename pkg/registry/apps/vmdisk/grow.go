@@ -54,10 +54,11 @@ func (d dataVolumes) updateGrowing(ctx context.Context, dv, current *cdiv1.DataV
 		return nil, err
 	}
 	grown, err := grownClaim(dv.Name, claim, size)
-	if err != nil || grown == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if grown == nil {
+		// The claim has the size already (grown by hand): record it.
 		return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: dryRun})
 	}
 	if _, err := claims.Update(ctx, grown, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
