@@ -18,6 +18,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -183,6 +186,9 @@ func TestVMInstanceResourceVersionFollowsJoinedObjects(t *testing.T) {
 	if _, err := instances.Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Once virt-controller has made the VM its own (finalizer, status), it
+	// leaves a stopped VM alone: the Service is then the only thing moving.
+	waitPhaseIsPrintableStatus(t, c, kubevirtClient(t), ns, "web")
 	before, err := instances.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -202,22 +208,44 @@ func TestVMInstanceResourceVersionFollowsJoinedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	select {
-	case event := <-w.ResultChan():
-		inst, ok := event.Object.(*appsv1alpha1.VMInstance)
-		if !ok || event.Type != "MODIFIED" || inst.Status.ExternalIP != "203.0.113.10" || inst.ResourceVersion != svc.ResourceVersion {
-			t.Fatalf("want MODIFIED with the address and the Service's resourceVersion %s, got %s %+v", svc.ResourceVersion, event.Type, event.Object)
+	// virt-controller's own writes to the VM (its finalizer, status) may
+	// come first, each at a resourceVersion before the Service's.
+	timeout := time.After(eventuallyTimeout)
+	for seen := false; !seen; {
+		select {
+		case event := <-w.ResultChan():
+			inst, ok := event.Object.(*appsv1alpha1.VMInstance)
+			if !ok || event.Type != "MODIFIED" {
+				t.Fatalf("want MODIFIED events, got %s %+v", event.Type, event.Object)
+			}
+			if inst.Status.ExternalIP == "" && resourceVersionBefore(t, inst.ResourceVersion, svc.ResourceVersion) {
+				continue
+			}
+			if inst.Status.ExternalIP != "203.0.113.10" || (inst.ResourceVersion != svc.ResourceVersion && !movedVMTo(t, ns, inst.ResourceVersion, svc.ResourceVersion)) {
+				t.Fatalf("want MODIFIED with the address and the Service's resourceVersion %s, got %+v", svc.ResourceVersion, event.Object)
+			}
+			seen = true
+		case <-timeout:
+			t.Fatal("no watch event for the Service's change")
 		}
-	case <-time.After(eventuallyTimeout):
-		t.Fatal("no watch event for the Service's change")
 	}
-	after, err := instances.Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.ResourceVersion != svc.ResourceVersion {
-		t.Fatalf("GET: resourceVersion %s, want the Service's %s", after.ResourceVersion, svc.ResourceVersion)
-	}
+	// A GET shows the newest of its objects' resourceVersions: the
+	// Service's, unless virt-controller wrote the VM since.
+	eventually(t, "a GET at the newest resourceVersion of the VM and the Service", func() (bool, string) {
+		got, err := instances.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		vm, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		want := svc.ResourceVersion
+		if resourceVersionBefore(t, want, vm.ResourceVersion) {
+			want = vm.ResourceVersion
+		}
+		return got.ResourceVersion == want, fmt.Sprintf("GET at %s, want %s (Service %s, VM %s)", got.ResourceVersion, want, svc.ResourceVersion, vm.ResourceVersion)
+	})
 
 	stale := before.DeepCopy()
 	stale.Labels = map[string]string{"tier": "front"}
@@ -227,13 +255,55 @@ func TestVMInstanceResourceVersionFollowsJoinedObjects(t *testing.T) {
 	if err := instances.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &before.ResourceVersion}}); !apierrors.IsConflict(err) {
 		t.Fatalf("a delete precondition with the old resourceVersion: want 409, got %v", err)
 	}
-	current := after.DeepCopy()
-	current.Labels = map[string]string{"tier": "front"}
-	updated, err := instances.Update(ctx, current, metav1.UpdateOptions{})
-	if err != nil {
+	// With the current resourceVersion both are accepted; a status write of
+	// virt-controller's in between makes the client read again, as any
+	// client does.
+	var updated *appsv1alpha1.VMInstance
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := instances.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Labels = map[string]string{"tier": "front"}
+		updated, err = instances.Update(ctx, current, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatalf("an update with the current resourceVersion: %v", err)
 	}
-	if err := instances.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &updated.ResourceVersion}}); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		err := instances.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &updated.ResourceVersion}})
+		if apierrors.IsConflict(err) {
+			if updated, err = instances.Get(ctx, "web", metav1.GetOptions{}); err == nil {
+				return apierrors.NewConflict(schema.GroupResource{}, "web", fmt.Errorf("moved"))
+			}
+		}
+		return err
+	}); err != nil {
 		t.Fatalf("a delete precondition with the current resourceVersion: %v", err)
 	}
+}
+
+// movedVMTo says whether the VM web was written after the Service, at
+// resourceVersion: then an event may carry the VM's newer resourceVersion.
+func movedVMTo(t *testing.T, ns, resourceVersion, service string) bool {
+	t.Helper()
+	vm, err := kubevirtClient(t).KubevirtV1().VirtualMachines(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resourceVersionBefore(t, service, resourceVersion) && !resourceVersionBefore(t, vm.ResourceVersion, resourceVersion)
+}
+
+// resourceVersionBefore says whether resourceVersion a is older than b.
+func resourceVersionBefore(t *testing.T, a, b string) bool {
+	t.Helper()
+	older, err := strconv.ParseUint(a, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := strconv.ParseUint(b, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return older < newer
 }
