@@ -193,42 +193,54 @@ func TestJoinCacheShowsADeletionOnlyOnceItHasIt(t *testing.T) {
 // again for a while; the informer retries it without listing. Meanwhile
 // the kind is read live.
 func TestJoinCacheReadsLiveWhileItsInformerHasNoWatch(t *testing.T) {
-	k, kube := newServiceCache(t, labelledService("a", "5"))
-	var mu sync.Mutex
-	refusing := false
-	var open *watch.FakeWatcher
-	kube.PrependWatchReactor("services", func(clienttesting.Action) (bool, watch.Interface, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if refusing {
-			return true, nil, syscall.ECONNREFUSED
-		}
-		open = watch.NewFake()
-		return true, open, nil
-	})
-	runSynced(t, k)
-	if k.behind() {
-		t.Fatal("a synced cache with its watch open is not behind")
-	}
-	mu.Lock()
-	refusing = true
-	open.Stop()
-	mu.Unlock()
-	if !cache.WaitForCacheSync(waitFor(t), k.behind) {
-		t.Fatal("a cache whose watch ended must count as behind")
-	}
-	out := map[string]*corev1.Service{}
-	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
-		t.Fatal(err)
-	}
-	if out["tenant/a"] == nil || countActions(kube, "get") != 1 {
-		t.Fatalf("want the Service read live, got %v and %v", out, kube.Actions())
-	}
-	mu.Lock()
-	refusing = false
-	mu.Unlock()
-	if !cache.WaitForCacheSync(waitFor(t), func() bool { return !k.behind() }) {
-		t.Fatal("a cache whose watch is open again must not count as behind")
+	// How a new watch fails to start: refused at once, or hanging (no
+	// answer yet), where only the end of the old watch tells.
+	for name, restart := range map[string]func(release <-chan struct{}) error{
+		"refused": func(<-chan struct{}) error { return syscall.ECONNREFUSED },
+		"hanging": func(release <-chan struct{}) error { <-release; return syscall.ECONNREFUSED },
+	} {
+		t.Run(name, func(t *testing.T) {
+			k, kube := newServiceCache(t, labelledService("a", "5"))
+			var mu sync.Mutex
+			failing := false
+			release := make(chan struct{})
+			var open *watch.FakeWatcher
+			kube.PrependWatchReactor("services", func(clienttesting.Action) (bool, watch.Interface, error) {
+				mu.Lock()
+				if failing {
+					mu.Unlock()
+					return true, nil, restart(release)
+				}
+				defer mu.Unlock()
+				open = watch.NewFake()
+				return true, open, nil
+			})
+			runSynced(t, k)
+			if k.behind() {
+				t.Fatal("a synced cache with its watch open is not behind")
+			}
+			mu.Lock()
+			failing = true
+			open.Stop()
+			mu.Unlock()
+			if !cache.WaitForCacheSync(waitFor(t), k.behind) {
+				t.Fatal("a cache whose watch ended must count as behind")
+			}
+			out := map[string]*corev1.Service{}
+			if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
+				t.Fatal(err)
+			}
+			if out["tenant/a"] == nil || countActions(kube, "get") != 1 {
+				t.Fatalf("want the Service read live, got %v and %v", out, kube.Actions())
+			}
+			mu.Lock()
+			failing = false
+			mu.Unlock()
+			close(release)
+			if !cache.WaitForCacheSync(waitFor(t), func() bool { return !k.behind() }) {
+				t.Fatal("a cache whose watch is open again must not count as behind")
+			}
+		})
 	}
 }
 
