@@ -32,6 +32,11 @@ func Resource(resource string) schema.GroupResource {
 	return SchemeGroupVersion.WithResource(resource).GroupResource()
 }
 
+// Kind qualifies a kind with the group.
+func Kind(kind string) schema.GroupKind {
+	return SchemeGroupVersion.WithKind(kind).GroupKind()
+}
+
 var (
 	// SchemeBuilder registers the internal types.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)

@@ -25,7 +25,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
@@ -149,4 +148,4 @@ func (d dataVolumes) forgetGrowth(out, current *cdiv1.DataVolume) {
 	}
 }
 
-var vmDiskKind = schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMDiskKind}
+var vmDiskKind = apps.Kind(backendnames.VMDiskKind)

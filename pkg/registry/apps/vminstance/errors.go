@@ -22,7 +22,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
@@ -44,7 +43,7 @@ func ownedWriteError(name string, o ownedObject, err error, outcome string) erro
 	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err), apierrors.IsNotFound(err):
 		return conflict(name, fmt.Errorf("%s changed while the VMInstance was written (%v); %s, try again", what, err, outcome))
 	case apierrors.IsInvalid(err):
-		return apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMInstanceKind}, name, field.ErrorList{
+		return apierrors.NewInvalid(apps.Kind(backendnames.VMInstanceKind), name, field.ErrorList{
 			field.Invalid(field.NewPath("spec"), nil, fmt.Sprintf("the cluster refused its %s (%v); %s", what, err, outcome)),
 		})
 	case o.kind == "Service" && allocationFailed(err):

@@ -25,7 +25,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -116,7 +115,7 @@ func (v *virtualMachines) resolveInputs(ctx context.Context, inst *apps.VMInstan
 		}
 	}
 	if len(errs) > 0 {
-		return in, apierrors.NewInvalid(schema.GroupKind{Group: apps.GroupName, Kind: backendnames.VMInstanceKind}, inst.Name, errs)
+		return in, apierrors.NewInvalid(apps.Kind(backendnames.VMInstanceKind), inst.Name, errs)
 	}
 	return in, nil
 }
