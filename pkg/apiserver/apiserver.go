@@ -20,6 +20,7 @@ package apiserver
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,12 +55,14 @@ type Config struct {
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
 	broadcaster      record.EventBroadcaster
+	draining         *draining
 }
 
 // Run serves until ctx ends, then shuts down gracefully (see the
 // --shutdown-* flags): readiness fails, in-flight requests finish, watches
 // end. The events recorded by the last requests are sent before it returns.
 func (s *Server) Run(ctx context.Context) error {
+	s.draining.follow(ctx)
 	err := s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 	s.broadcaster.Shutdown()
 	return err
@@ -68,6 +71,11 @@ func (s *Server) Run(ctx context.Context) error {
 // New builds the server. It does not need the backend CRDs to exist: each
 // request checks for them and answers 503 while they are missing.
 func (c *Config) New() (*Server, error) {
+	drain := &draining{}
+	buildChain := c.GenericConfig.BuildHandlerChainFunc
+	c.GenericConfig.BuildHandlerChainFunc = func(h http.Handler, config *genericapiserver.Config) http.Handler {
+		return drain.closeConnections(buildChain(h, config))
+	}
 	completed := c.GenericConfig.Complete()
 	generic, err := completed.New("vm-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
@@ -116,5 +124,5 @@ func (c *Config) New() (*Server, error) {
 		go protection.Run(ctx)
 		return nil
 	})
-	return &Server{GenericAPIServer: generic, broadcaster: broadcaster}, nil
+	return &Server{GenericAPIServer: generic, broadcaster: broadcaster, draining: drain}, nil
 }

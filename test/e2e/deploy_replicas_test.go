@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -135,10 +134,10 @@ func (b *balancer) serve(client net.Conn) {
 // behind the one APIService (through a TCP balancer, as the Deployment's
 // two pods are behind the Service) and restarts them one after the other,
 // as a rolling update does, with SIGTERM and the default shutdown flags.
-// Meanwhile a client-go informer watches VMDisks and a writer creates and
-// updates them with client-go's own retries: no write may fail, the watch
-// may end (cleanly) but never fail, and the informer must end up with every
-// write.
+// Meanwhile a client-go informer watches VMDisks and four writers create and
+// update them with client-go's own retries and nothing more: no write may
+// fail, the watch may end (cleanly) but never fail, and the informer must
+// end up with every write.
 func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 	ctx := context.Background()
 	c := newClients(t)
@@ -197,59 +196,52 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 		t.Fatal("informer never synced")
 	}
 
-	// The writer: a create and an update of an earlier disk every 50 ms.
+	// The writers: each creates a disk and updates an earlier one of its
+	// own, over and over. Several at once keep requests in flight on the
+	// aggregator's connections when a replica goes.
+	const writers = 4
 	type written struct{ name, generation string }
 	var (
 		writes      []written
 		writeErrors []string
 		created     atomic.Int64
-		// unavailable counts the 503s kube-apiserver's aggregator answered
-		// while a replica went away (see retryUnavailable).
-		unavailable atomic.Int64
 	)
 	writerCtx, stopWriter := context.WithCancel(ctx)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		ticker := time.NewTicker(50 * time.Millisecond)
-		defer ticker.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-writerCtx.Done():
-				return
-			case <-ticker.C:
+	var writing sync.WaitGroup
+	for w := range writers {
+		writing.Add(1)
+		go func() {
+			defer writing.Done()
+			var own []written
+			defer func() {
+				mu.Lock()
+				defer mu.Unlock()
+				writes = append(writes, own...)
+			}()
+			failed := func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				writeErrors = append(writeErrors, fmt.Sprintf(format, args...))
 			}
-			name := fmt.Sprintf("disk-%d", i)
-			err := retryUnavailable(&unavailable, func() error {
-				_, err := disks.Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
-				if apierrors.IsAlreadyExists(err) && unavailable.Load() > 0 {
-					// A retried create whose first answer was lost.
-					return nil
+			for i := 0; writerCtx.Err() == nil; i++ {
+				name := fmt.Sprintf("disk-%d-%d", w, i)
+				if _, err := disks.Create(ctx, newDisk(name, appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{}); err != nil {
+					failed("create %s: %v", name, err)
+					continue
 				}
-				return err
-			})
-			if err != nil {
-				writeErrors = append(writeErrors, fmt.Sprintf("create %s: %v", name, err))
-				continue
+				own = append(own, written{name: name, generation: "0"})
+				created.Add(1)
+				k := (i * 7) % len(own)
+				gen := fmt.Sprint(i)
+				patch := fmt.Sprintf(`{"metadata":{"labels":{"write":%q}}}`, gen)
+				if _, err := disks.Patch(ctx, own[k].name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+					failed("patch %s: %v", own[k].name, err)
+					continue
+				}
+				own[k].generation = gen
 			}
-			writes = append(writes, written{name: name, generation: "0"})
-			created.Add(1)
-			if i == 0 {
-				continue
-			}
-			k := (i * 7) % len(writes)
-			gen := fmt.Sprint(i)
-			patch := fmt.Sprintf(`{"metadata":{"labels":{"write":%q}}}`, gen)
-			if err := retryUnavailable(&unavailable, func() error {
-				_, err := disks.Patch(ctx, writes[k].name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-				return err
-			}); err != nil {
-				writeErrors = append(writeErrors, fmt.Sprintf("patch %s: %v", writes[k].name, err))
-				continue
-			}
-			writes[k].generation = gen
-		}
-	}()
+		}()
+	}
 
 	// The rolling restart, one replica at a time, each back and ready
 	// before the next goes.
@@ -272,9 +264,9 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 		return created.Load() >= after+10, fmt.Sprintf("%d writes", created.Load()-after)
 	})
 	stopWriter()
-	<-writerDone
-	t.Logf("rolling restart took %v; %d disks created, %d answers 503 retried, balancer connections %d/%d",
-		restarted.Round(time.Millisecond), len(writes), unavailable.Load(), lb.backends[0].conns.Load(), lb.backends[1].conns.Load())
+	writing.Wait()
+	t.Logf("rolling restart took %v; %d disks created, balancer connections %d/%d",
+		restarted.Round(time.Millisecond), len(writes), lb.backends[0].conns.Load(), lb.backends[1].conns.Load())
 
 	for _, e := range writeErrors {
 		t.Errorf("write failed: %s", e)
@@ -299,21 +291,4 @@ func TestDeployTwoReplicasRollingRestart(t *testing.T) {
 	for _, e := range watchErrors {
 		t.Errorf("informer watch failed: %s", e)
 	}
-}
-
-// retryUnavailable retries write while kube-apiserver's aggregator answers
-// 503 "the server is currently unable to handle the request". A request in
-// flight on the aggregator's connection to a replica that is going away
-// gets it now and then, without Retry-After, so client-go does not retry it
-// by itself (left open in docs/testing.md); a client must, as here.
-func retryUnavailable(count *atomic.Int64, write func() error) error {
-	var err error
-	for range 5 {
-		if err = write(); !apierrors.IsServiceUnavailable(err) {
-			return err
-		}
-		count.Add(1)
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
 }

@@ -95,6 +95,16 @@ func NewOptions() *Options {
 		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
 	}
 	o.RecommendedOptions.Etcd = nil
+	// HTTP/1.1 only. kube-apiserver's aggregator proxies over one HTTP/2
+	// connection per replica and cannot retry a request with a body that
+	// the replica's GOAWAY refused: it answers 503 without Retry-After,
+	// which clients do not retry (kubernetes/kubernetes#135285). A replica
+	// shutting down sends that GOAWAY while other requests are in flight on
+	// the same connection. Over HTTP/1.1 a connection carries one request
+	// at a time and "Connection: close" rides on an answer (see draining),
+	// so a rolling update loses nothing. --disable-http2-serving=false
+	// turns HTTP/2 back on.
+	o.RecommendedOptions.SecureServing.DisableHTTP2Serving = true
 	o.BackendQPS = 200
 	o.BackendBurst = 400
 	o.ShutdownDelay = DefaultShutdownDelay
