@@ -31,6 +31,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backend/backendfake"
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
@@ -79,18 +80,8 @@ func clientsWith(dvs []*cdiv1.DataVolume, vms []*kubevirtv1.VirtualMachine) back
 			panic(err)
 		}
 	}
-	return backend.Clients{CDI: noWatchListCDI{cdi}, KubeVirt: noWatchListKubeVirt{kv}}
+	return backend.Clients{CDI: backendfake.CDI{Clientset: cdi}, KubeVirt: backendfake.KubeVirt{Clientset: kv}}
 }
-
-// The fake clientsets cannot send a watch's initial events: informers
-// must list first, as client-go's own fakes tell them.
-type noWatchListCDI struct{ *cdifake.Clientset }
-
-func (noWatchListCDI) IsWatchListSemanticsUnSupported() bool { return true }
-
-type noWatchListKubeVirt struct{ *kubevirtfake.Clientset }
-
-func (noWatchListKubeVirt) IsWatchListSemanticsUnSupported() bool { return true }
 
 func finalizers(t *testing.T, c backend.Clients, ns, name string) []string {
 	t.Helper()
