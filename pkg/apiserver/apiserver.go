@@ -98,8 +98,12 @@ func (c *Config) New() (*Server, error) {
 	// also answers which VMInstances attach a VMDisk (usedBy).
 	protection := diskprotection.New(clients)
 	joined := vminstance.NewJoinCache(clients)
+	// Changes of the joined objects reach VMInstance watches through their
+	// VMs, recorded there.
+	recorder := vminstance.NewJoinRecorder(clients, joined)
 	generic.AddPostStartHookOrDie("cache-vminstance-joins", func(ctx genericapiserver.PostStartHookContext) error {
 		joined.Run(ctx)
+		go recorder.Run(ctx)
 		return nil
 	})
 

@@ -44,12 +44,14 @@ const (
 	// (its Services and Secrets may not match it yet); its value says when
 	// the write started, and which write it is.
 	WriteInProgressAnnotation = ReservedPrefix + "write-in-progress"
-	// OwnedVersionsAnnotation records on the VM, for each owned object a
-	// write changed ("Service/web", "Secret/web-ssh-keys"), the
-	// resourceVersion the write left it at, "" when it left none. The last
-	// VM write of every VMInstance write carries it, so a replica that
-	// serves the VMInstance from cached Services and Secrets knows how new
-	// its cache must be to show that write, whichever replica made it.
+	// OwnedVersionsAnnotation records on the VM, for each joined object a
+	// write changed ("Service/web", "Secret/web-ssh-keys",
+	// "VirtualMachineInstance/web"), the resourceVersion it was left at, ""
+	// when it is gone. The last VM write of every VMInstance write carries
+	// it, and the join recorder raises it when others change those objects,
+	// so a replica that serves the VMInstance from cached objects knows how
+	// new its cache must be to show every change, whichever replica
+	// recorded it, and the VM's resourceVersion moves with every change.
 	OwnedVersionsAnnotation = ReservedPrefix + "owned-versions"
 
 	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no

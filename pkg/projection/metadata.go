@@ -19,7 +19,6 @@ package projection
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -156,28 +155,4 @@ func withoutBackendFinalizers(finalizers []string) []string {
 		}
 	}
 	return out
-}
-
-// LatestResourceVersion is the newest of versions, the first if none is
-// newer. A public object read from several backend objects takes the newest
-// of their resourceVersions, so that it changes whenever any of them does
-// (clients skip updates that keep the resourceVersion). kube-apiserver's
-// resourceVersions are etcd revisions, global and increasing: a watch
-// resumed from the newest one misses no later change of any of them.
-// Versions that are not revisions are never chosen over the first.
-func LatestResourceVersion(versions ...string) string {
-	if len(versions) == 0 {
-		return ""
-	}
-	latest := versions[0]
-	newest, err := strconv.ParseUint(latest, 10, 64)
-	if err != nil {
-		return latest
-	}
-	for _, v := range versions[1:] {
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil && n > newest {
-			latest, newest = v, n
-		}
-	}
-	return latest
 }

@@ -20,8 +20,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // TestBackendKeysAreHiddenAndKept checks that the annotations and

@@ -43,24 +43,6 @@ type VMInstanceBackend struct {
 	VMI *kubevirtv1.VirtualMachineInstance
 }
 
-// resourceVersion is the newest resourceVersion of the objects: the
-// VMInstance changes whenever any of them does.
-func (b *VMInstanceBackend) resourceVersion() string {
-	versions := []string{b.VM.ResourceVersion}
-	if b.Service != nil {
-		versions = append(versions, b.Service.ResourceVersion)
-	}
-	for _, s := range []*corev1.Secret{b.CloudInit, b.SSHKeys} {
-		if s != nil {
-			versions = append(versions, s.ResourceVersion)
-		}
-	}
-	if b.VMI != nil {
-		versions = append(versions, b.VMI.ResourceVersion)
-	}
-	return LatestResourceVersion(versions...)
-}
-
 // VMInstanceInputs are the cluster facts a VMInstance's backend objects
 // depend on, looked up by the caller.
 type VMInstanceInputs struct {

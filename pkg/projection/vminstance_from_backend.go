@@ -43,7 +43,10 @@ func VMInstanceFrom(b *VMInstanceBackend, instancetype *instancetypev1beta1.Virt
 		return nil, err
 	}
 	inst := &apps.VMInstance{ObjectMeta: meta}
-	inst.ResourceVersion = b.resourceVersion()
+	// The VM's own: every change of the other objects that shows in the
+	// VMInstance is recorded on the VM (OwnedVersionsAnnotation), so the VM's
+	// resourceVersion orders them all, and one watch of VMs carries them.
+	inst.ResourceVersion = vm.ResourceVersion
 	spec := &inst.Spec
 	running := Running(vm)
 	spec.Running = &running

@@ -23,7 +23,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -59,13 +58,6 @@ type Adapter[B BackendObject, L runtime.Object] interface {
 	ToPublicList(ctx context.Context, namespace string, primaries []B) ([]runtime.Object, error)
 	// CheckDelete refuses deleting a primary object still in use (409).
 	CheckDelete(ctx context.Context, primary B) error
-	// WatchJoined watches, from resourceVersion on ("" and "0": from now),
-	// the other backend objects the projection reads, and sends the primary
-	// object each change affects, until ctx ends; the watches resume by
-	// themselves (RunResuming), and a change with Failure set is their
-	// last: the public watch ends with it. It returns the resourceVersion the
-	// watches started from; a nil channel means there are none.
-	WatchJoined(ctx context.Context, namespace, resourceVersion string) (changed <-chan JoinedChange, from string, err error)
 	// Create writes the backend objects of a validated new public object
 	// and returns the primary one. opts.DryRun must reach every write.
 	Create(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (B, error)
@@ -105,13 +97,6 @@ var errNotProjectable = errors.New("not a readable public object")
 // NotProjectable marks err as the projection's refusal of an object.
 func NotProjectable(err error) error {
 	return fmt.Errorf("%w: %w", errNotProjectable, err)
-}
-
-// JoinedChange names the primary object a change of a joined backend object
-// concerns, or, with Failure set, tells that the joined watches cannot go on.
-type JoinedChange struct {
-	Name    types.NamespacedName
-	Failure *metav1.Status
 }
 
 // Pointers returns pointers to the items of a list, as Adapter.Items

@@ -76,8 +76,7 @@ var (
 )
 
 type widgetAdapter struct {
-	kube   *kubefake.Clientset
-	joined chan JoinedChange
+	kube *kubefake.Clientset
 }
 
 func (r *widgetAdapter) Client(namespace string) Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
@@ -122,13 +121,6 @@ func (*widgetAdapter) CheckDelete(_ context.Context, cm *corev1.ConfigMap) error
 		return apierrors.NewConflict(widgets, cm.Name, errors.New("in use"))
 	}
 	return nil
-}
-
-func (r *widgetAdapter) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan JoinedChange, string, error) {
-	if r.joined == nil {
-		return nil, resourceVersion, nil
-	}
-	return r.joined, resourceVersion, nil
 }
 
 func backendConfigMap(obj runtime.Object, current *corev1.ConfigMap) (*corev1.ConfigMap, error) {

@@ -18,9 +18,7 @@ package backendstore
 
 import (
 	"context"
-	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -129,25 +127,12 @@ func (s *Store[B, L]) Watch(ctx context.Context, options *metainternalversion.Li
 		return nil, s.publicError(err, "")
 	}
 	watchCtx, cancel := context.WithCancel(ctx)
-	joined, from, err := s.Adapter.WatchJoined(watchCtx, genericapirequest.NamespaceValue(ctx), backendOpts.ResourceVersion)
-	if err != nil {
-		cancel()
-		w.Stop()
-		// The server's own access to the joined kinds failed, not the
-		// caller's: not a 403 for them.
-		return nil, apierrors.NewInternalError(fmt.Errorf("watching the objects %s projections read: %w", s.Kind, err))
-	}
-	known := newKnownObjects(from)
-	if backendOpts.ResourceVersion == "0" || (options.SendInitialEvents != nil && *options.SendInitialEvents) {
-		// The watch itself introduces every object with ADDED.
-		known = newKnownObjects("0")
-	}
 	primary := make(chan watch.Event)
 	go func() {
 		defer close(primary)
 		RunResuming(watchCtx, s.BackendGVR.Resource, client.Watch, w, backendOpts, callerBookmarks, primary)
 	}()
-	return newTranslatingWatch(watchCtx, cancel, primary, joined, s, options, matched, known), nil
+	return newTranslatingWatch(watchCtx, cancel, primary, s, options, matched), nil
 }
 
 func listResourceVersion(list runtime.Object) (string, error) {

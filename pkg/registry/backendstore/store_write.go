@@ -119,9 +119,10 @@ func (s *Store[B, L]) updateOnce(ctx context.Context, name string, objInfo rest.
 	if err != nil {
 		return nil, false, err
 	}
-	// The public resourceVersion may be a joined object's (the newest); the
-	// primary object is written with its own, so that a change to it since
-	// it was read is still a conflict.
+	// The public resourceVersion is the primary object's, unless an Adapter
+	// makes it another (the test fixture does); the primary object is
+	// written with its own, so that a change to it since it was read is
+	// still a conflict.
 	if rv := objMeta.GetResourceVersion(); rv != "" && rv != oldMeta.GetResourceVersion() {
 		return nil, false, apierrors.NewConflict(s.PublicGroupResource, name, errors.New(registryConflictMessage))
 	}
@@ -220,8 +221,8 @@ func (s *Store[B, L]) Delete(ctx context.Context, name string, deleteValidation 
 // backendDeleteOptions are the caller's delete options for the primary
 // object, with preconditions that delete exactly the object validated.
 // rest.BeforeDelete has checked the caller's preconditions against the
-// public object; a resourceVersion precondition, the public object's (which
-// may be a joined object's), becomes the primary object's own.
+// public object; a resourceVersion precondition, the public object's, becomes
+// the primary object's own, so that a change since the check still fails it.
 func (s *Store[B, L]) backendDeleteOptions(options *metav1.DeleteOptions, current B) metav1.DeleteOptions {
 	out := *options
 	uid := current.GetUID()

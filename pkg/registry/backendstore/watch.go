@@ -24,16 +24,12 @@ import (
 	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
-
-	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // translatingWatch turns a backend watch into a watch of public objects.
@@ -41,11 +37,12 @@ import (
 // annotations (so the WatchList "initial-events-end" marker survives);
 // error events (*metav1.Status, such as 410 Gone) pass unchanged.
 //
-// A change to another backend object the projection reads (joined) is sent
-// as MODIFIED of the public object, read again.
+// The projection may read other backend objects besides the primary one;
+// an Adapter whose public objects must follow their changes records them
+// on the primary object, so that every change travels this one stream, in
+// resourceVersion order.
 //
-// The primary and joined backend watches resume by themselves when
-// kube-apiserver ends them. The watch never skips an event it cannot read:
+// The backend watch resumes by itself when kube-apiserver ends it. The watch never skips an event it cannot read:
 // it ends with a 410 error instead, and the client lists again.
 //
 // With a field selector on projected fields, the watch applies it itself and,
@@ -54,35 +51,30 @@ import (
 type translatingWatch[B BackendObject, L runtime.Object] struct {
 	// backend carries the primary watch's events, resumed by RunResuming.
 	backend <-chan watch.Event
-	joined  <-chan JoinedChange
 	cancel  context.CancelFunc
 	store   *Store[B, L]
 	options *metainternalversion.ListOptions
 	// matched records which objects the caller has seen as matching.
 	matched map[types.UID]bool
-	// known tells whether the caller has the object a joined change
-	// concerns.
-	known *knownObjects
 	// unannounced are objects whose ADDED came while a write of theirs was
 	// under way: their first complete state goes out as ADDED.
 	unannounced map[types.UID]bool
 	// sent is the last state sent of each object, so that the same state
-	// is not sent twice (a joined change already shown with the VM).
+	// is not sent twice (a joined change the primary object's earlier
+	// event already showed).
 	sent   map[types.UID]runtime.Object
 	result chan watch.Event
 	done   chan struct{}
 	stop   sync.Once
 }
 
-func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, joined <-chan JoinedChange, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool, known *knownObjects) *translatingWatch[B, L] {
+func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend:     backend,
-		joined:      joined,
 		cancel:      cancel,
 		store:       store,
 		options:     options,
 		matched:     matched,
-		known:       known,
 		unannounced: map[types.UID]bool{},
 		sent:        map[types.UID]runtime.Object{},
 		result:      make(chan watch.Event),
@@ -118,17 +110,6 @@ func (w *translatingWatch[B, L]) run(ctx context.Context) {
 				return
 			}
 			out, ok, err = w.translate(ctx, event)
-		case change, open := <-w.joined:
-			if !open {
-				// No joined kind is watched any more (none was there).
-				w.joined = nil
-				continue
-			}
-			if change.Failure != nil {
-				out, ok = watch.Event{Type: watch.Error, Object: change.Failure}, true
-				break
-			}
-			out, ok, err = w.reread(ctx, change.Name)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -182,26 +163,6 @@ func retry[T any](ctx context.Context, read func() (T, error)) (T, error) {
 	}
 }
 
-// reread reads a primary object again after a joined object changed. An
-// object the caller does not have yet is left to its own pending event,
-// which will read the joined objects as they are then: a MODIFIED must not
-// come before the ADDED. One that is gone is left to its DELETED event.
-func (w *translatingWatch[B, L]) reread(ctx context.Context, name types.NamespacedName) (watch.Event, bool, error) {
-	primary, err := retry(ctx, func() (B, error) {
-		return w.store.Adapter.Client(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
-	})
-	if apierrors.IsNotFound(err) {
-		return watch.Event{}, false, nil
-	}
-	if err != nil {
-		return watch.Event{}, false, err
-	}
-	if !backendnames.HasKind(primary.GetLabels(), w.store.Kind) || !w.known.has(primary) {
-		return watch.Event{}, false, nil
-	}
-	return w.translate(ctx, watch.Event{Type: watch.Modified, Object: primary})
-}
-
 func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Event) (watch.Event, bool, error) {
 	switch event.Type {
 	case watch.Error:
@@ -231,7 +192,6 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 		delete(w.unannounced, uid)
 		event.Type = watch.Added
 	}
-	w.known.record(event.Type, primary)
 	obj, err := retry(ctx, func() (runtime.Object, error) { return w.store.Adapter.ToPublic(ctx, primary) })
 	if errors.Is(err, errNotProjectable) {
 		// As in a list: an object that is not a readable public object is

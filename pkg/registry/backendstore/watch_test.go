@@ -25,7 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -33,10 +32,9 @@ import (
 
 // watchWidgets starts a public watch with opts over a backend watch the
 // test drives; objs are the ConfigMaps that exist.
-func watchWidgets(t *testing.T, opts *metainternalversion.ListOptions, joined chan JoinedChange, objs ...runtime.Object) (watch.Interface, *watch.FakeWatcher, *kubefake.Clientset) {
+func watchWidgets(t *testing.T, opts *metainternalversion.ListOptions, objs ...runtime.Object) (watch.Interface, *watch.FakeWatcher, *kubefake.Clientset) {
 	t.Helper()
 	s, kube := newWidgetStore(t, objs...)
-	s.Adapter.(*widgetAdapter).joined = joined
 	backendWatch := watch.NewFakeWithChanSize(10, false)
 	kube.PrependWatchReactor("configmaps", func(clienttesting.Action) (bool, watch.Interface, error) {
 		return true, backendWatch, nil
@@ -72,7 +70,7 @@ func expect(t *testing.T, w watch.Interface, typ watch.EventType, name string) *
 }
 
 func TestWatchTranslatesBackendEventsToPublicObjects(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	backendWatch.Add(widget("a", "101"))
 	if cm := expect(t, w, watch.Added, "a"); len(cm.Labels) != 0 {
 		t.Fatalf("reserved keys shown: %v", cm.Labels)
@@ -88,7 +86,7 @@ func TestWatchTranslatesBackendEventsToPublicObjects(t *testing.T) {
 func TestWatchTurnsBookmarksIntoEmptyPublicObjectsWithTheirAnnotations(t *testing.T) {
 	opts := from("100")
 	opts.AllowWatchBookmarks = true
-	w, backendWatch, _ := watchWidgets(t, opts, nil)
+	w, backendWatch, _ := watchWidgets(t, opts)
 	mark := widget("", "150", "k", "v")
 	mark.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
 	backendWatch.Action(watch.Bookmark, mark)
@@ -99,14 +97,14 @@ func TestWatchTurnsBookmarksIntoEmptyPublicObjectsWithTheirAnnotations(t *testin
 }
 
 func TestWatchSendsNoBookmarksTheClientDidNotAskFor(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	backendWatch.Action(watch.Bookmark, widget("", "150"))
 	backendWatch.Add(widget("a", "151"))
 	expect(t, w, watch.Added, "a")
 }
 
 func TestWatchHidesAWriteInProgressAndAnnouncesItsCompleteStateAsAdded(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	half := func(name, rv string) *corev1.ConfigMap {
 		cm := widget(name, rv)
 		cm.Annotations = map[string]string{inProgress: "yes"}
@@ -125,43 +123,8 @@ func TestWatchHidesAWriteInProgressAndAnnouncesItsCompleteStateAsAdded(t *testin
 	expect(t, w, watch.Deleted, "a")
 }
 
-func TestWatchSendsAJoinedChangeAsModifiedOfAWidgetTheClientHas(t *testing.T) {
-	joined := make(chan JoinedChange, 1)
-	w, backendWatch, kube := watchWidgets(t, from("100"), joined, widget("old", "90"), widget("new", "150"))
-	joined <- JoinedChange{Name: types.NamespacedName{Namespace: tenant, Name: "old"}}
-	expect(t, w, watch.Modified, "old")
-	// The same state again is not sent twice; a widget newer than the
-	// watch's start is left to its own ADDED; one that is gone to its
-	// DELETED.
-	joined <- JoinedChange{Name: types.NamespacedName{Namespace: tenant, Name: "old"}}
-	joined <- JoinedChange{Name: types.NamespacedName{Namespace: tenant, Name: "new"}}
-	joined <- JoinedChange{Name: types.NamespacedName{Namespace: tenant, Name: "missing"}}
-	backendWatch.Add(widget("new", "150"))
-	expect(t, w, watch.Added, "new")
-	changed := widget("old", "90", "k", "v")
-	if err := kube.Tracker().Update(configMaps, changed, tenant); err != nil {
-		t.Fatal(err)
-	}
-	joined <- JoinedChange{Name: types.NamespacedName{Namespace: tenant, Name: "old"}}
-	if cm := expect(t, w, watch.Modified, "old"); cm.Data["k"] != "v" {
-		t.Fatalf("want the changed widget, got %+v", cm)
-	}
-}
-
-func TestWatchEndsWithTheJoinedWatchesFailure(t *testing.T) {
-	joined := make(chan JoinedChange, 1)
-	w, _, _ := watchWidgets(t, from("100"), joined)
-	joined <- JoinedChange{Failure: &metav1.Status{Code: http.StatusGone, Reason: metav1.StatusReasonExpired}}
-	if e := receive(t, w); e.Type != watch.Error || e.Object.(*metav1.Status).Code != http.StatusGone {
-		t.Fatalf("got %v %+v", e.Type, e.Object)
-	}
-	if _, open := <-w.ResultChan(); open {
-		t.Fatal("the watch must end after the failure")
-	}
-}
-
 func TestWatchEndsWithTheBackendsGone(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	backendWatch.Error(&metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired})
 	if e := receive(t, w); e.Type != watch.Error || e.Object.(*metav1.Status).Code != http.StatusGone {
 		t.Fatalf("got %v %+v", e.Type, e.Object)
@@ -171,7 +134,7 @@ func TestWatchEndsWithTheBackendsGone(t *testing.T) {
 func TestWatchWithAProjectedFieldSelectorSendsWidgetsThatStartOrStopMatching(t *testing.T) {
 	opts := from("100")
 	opts.FieldSelector = fields.ParseSelectorOrDie("status.phase=Running")
-	w, backendWatch, _ := watchWidgets(t, opts, nil, widget("a", "90", phase, "Running"), widget("b", "91", phase, "Stopped"))
+	w, backendWatch, _ := watchWidgets(t, opts, widget("a", "90", phase, "Running"), widget("b", "91", phase, "Stopped"))
 	backendWatch.Modify(widget("b", "101", phase, "Stopped", "k", "v")) // still not matching
 	backendWatch.Modify(widget("a", "102", phase, "Stopped"))
 	expect(t, w, watch.Deleted, "a")
@@ -185,14 +148,14 @@ func TestWatchWithAProjectedFieldSelectorSendsWidgetsThatStartOrStopMatching(t *
 }
 
 func TestWatchSkipsObjectsThatAreNotReadableWidgets(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	backendWatch.Add(widget("a", "101", unreadable, "yes"))
 	backendWatch.Add(widget("b", "102"))
 	expect(t, w, watch.Added, "b")
 }
 
 func TestWatchEndsWith410WhenAnEventCannotBeRead(t *testing.T) {
-	w, backendWatch, _ := watchWidgets(t, from("100"), nil)
+	w, backendWatch, _ := watchWidgets(t, from("100"))
 	backendWatch.Add(widget("a", "101", broken, "yes"))
 	e := receive(t, w)
 	if e.Type != watch.Error || e.Object.(*metav1.Status).Code != http.StatusGone {

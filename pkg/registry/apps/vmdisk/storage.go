@@ -256,9 +256,3 @@ func (d dataVolumes) Update(ctx context.Context, obj runtime.Object, current *cd
 	}
 	return d.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{DryRun: opts.DryRun})
 }
-
-// WatchJoined returns no joined watch: a disk's projection reads only its
-// DataVolume, besides the VMs listed for usedBy.
-func (dataVolumes) WatchJoined(_ context.Context, _, resourceVersion string) (<-chan backendstore.JoinedChange, string, error) {
-	return nil, resourceVersion, nil
-}

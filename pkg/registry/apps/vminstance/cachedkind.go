@@ -129,21 +129,6 @@ func (k *cachedKind[T]) readCached(ctx context.Context, want []wanted, out map[s
 	}
 }
 
-// awaitShown waits until a read of the kind shows one object at least as
-// new as fresh, which resourceVersion of the kind's stream announced: the
-// cache holds it, or, after k.wait, the kind is read from kube-apiserver
-// until the cache reaches resourceVersion. It fails only when ctx ends.
-func (k *cachedKind[T]) awaitShown(ctx context.Context, namespace, name string, fresh projection.Freshness, resourceVersion uint64) error {
-	if !k.informer.HasSynced() || k.behind() {
-		return nil
-	}
-	stale, err := k.readCached(ctx, []wanted{{namespace: namespace, name: name, fresh: fresh}}, map[string]T{})
-	if len(stale) > 0 {
-		k.lag.until(resourceVersion)
-	}
-	return err
-}
-
 // behind tells whether the cache is known to lack changes kube-apiserver
 // has, so that reads of the kind go to kube-apiserver.
 func (k *cachedKind[T]) behind() bool {
@@ -214,7 +199,7 @@ func liveGet[T metav1.Object](get func(namespace string) func(ctx context.Contex
 // informer has no watch open (kube-apiserver ended it or is restarting),
 // until it has one again; everything since its informer's list or watch
 // failed (a CRD replaced), until the informer has listed again; and a
-// resourceVersion a read or a joined watch needed and the cache did not
+// resourceVersion a read needed and the cache did not
 // reach in time, until the cache has seen it. Reading the kind live
 // meanwhile keeps a list from showing an older state than its
 // resourceVersion, which a watch from that resourceVersion would never

@@ -140,37 +140,37 @@ func TestJoinCacheReadsLiveWhatStaysBehind(t *testing.T) {
 	}
 }
 
-// A change a joined watch announced and the cache did not show in time:
-// every read of the kind, even one that asks for no version, goes live
-// until the cache has seen it, so that a list then cannot show an older
-// state than its resourceVersion.
-func TestJoinCacheReadsLiveUntilItHasAnAnnouncedChange(t *testing.T) {
+// A version a read needed and the cache did not show in time: every read of
+// the kind, even one that asks for no version, goes live until the cache
+// has seen it, so that a list then cannot show an older state than its
+// resourceVersion.
+func TestJoinCacheReadsLiveUntilItHasANeededVersion(t *testing.T) {
 	k, kube := newServiceCache(t, labelledService("a", "5"))
 	runSynced(t, k)
-	if err := k.awaitShown(context.Background(), "tenant", "a", projection.FreshnessOf("7"), 7); err != nil {
-		t.Fatal(err)
-	}
 	kube.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, labelledService("a", "7"), nil
 	})
 	out := map[string]*corev1.Service{}
+	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a", fresh: projection.FreshnessOf("7")}}, out); err != nil {
+		t.Fatal(err)
+	}
 	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
 		t.Fatal(err)
 	}
-	if got := out["tenant/a"]; got == nil || got.ResourceVersion != "7" || countActions(kube, "get") != 1 {
-		t.Fatalf("want the announced version read live, got %+v and %v", got, kube.Actions())
+	if got := out["tenant/a"]; got == nil || got.ResourceVersion != "7" || countActions(kube, "get") != 2 {
+		t.Fatalf("want the needed version read live, also by a read that asks for none, got %+v and %v", got, kube.Actions())
 	}
 	if _, err := kube.CoreV1().Services("tenant").Update(context.Background(), labelledService("a", "7"), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !cache.WaitForCacheSync(waitFor(t), func() bool { return !k.behind() }) {
-		t.Fatal("the cache never caught up with the announced change")
+		t.Fatal("the cache never caught up with the needed version")
 	}
 	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a"}}, out); err != nil {
 		t.Fatal(err)
 	}
-	if countActions(kube, "get") != 1 {
-		t.Fatalf("once the cache has the change, want it read from the cache, got %v", kube.Actions())
+	if countActions(kube, "get") != 2 {
+		t.Fatalf("once the cache has the version, want it read from the cache, got %v", kube.Actions())
 	}
 }
 
@@ -181,11 +181,12 @@ func TestJoinCacheShowsADeletionOnlyOnceItHasIt(t *testing.T) {
 	go func() {
 		_ = kube.CoreV1().Services("tenant").Delete(context.Background(), "a", metav1.DeleteOptions{})
 	}()
-	if err := k.awaitShown(context.Background(), "tenant", "a", projection.FreshnessOf(""), 6); err != nil {
+	out := map[string]*corev1.Service{}
+	if err := k.read(context.Background(), "tenant", []wanted{{namespace: "tenant", name: "a", fresh: projection.FreshnessOf("")}}, out); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := k.cached("tenant", "a"); ok || k.behind() {
-		t.Fatalf("want the deletion in the cache, and the cache not behind: cached %v, behind %v", ok, k.behind())
+	if _, ok := k.cached("tenant", "a"); ok || out["tenant/a"] != nil || k.behind() || countActions(kube, "get") != 0 {
+		t.Fatalf("want the deletion read from the cache, and the cache not behind: read %+v, behind %v, %v", out["tenant/a"], k.behind(), kube.Actions())
 	}
 }
 

@@ -50,6 +50,7 @@ import (
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/install"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
+	"github.com/cozystack/vm-apiserver/pkg/backend/backendfake"
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 )
@@ -68,6 +69,8 @@ type cluster struct {
 	kubevirt *kubevirtfake.Clientset
 	cdi      *cdifake.Clientset
 	store    *Store
+	clients  backend.Clients
+	joined   *JoinCache
 	events   *record.FakeRecorder
 	revision atomic.Int64
 }
@@ -112,12 +115,13 @@ func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
 	c.kube.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{
 		{GroupVersion: "kubevirt.io/v1", APIResources: []metav1.APIResource{{Name: "virtualmachines"}}},
 	}
-	clients := backend.Clients{Kube: c.kube, KubeVirt: c.kubevirt, CDI: c.cdi}
+	c.clients = backend.Clients{Kube: c.kube, KubeVirt: backendfake.KubeVirt{Clientset: c.kubevirt}, CDI: backendfake.CDI{Clientset: c.cdi}}
+	c.joined = NewJoinCache(c.clients)
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
-	c.store = NewREST(clients, Options{
+	c.store = NewREST(c.clients, Options{
 		Profiles: catalogue.Default(), Events: c.events, Availability: backend.NewAvailability(c.kube.Discovery()),
-		Joined: NewJoinCache(clients), AllocateLoadBalancerNodePorts: true,
+		Joined: c.joined, AllocateLoadBalancerNodePorts: true,
 	}, scheme)
 	return c
 }

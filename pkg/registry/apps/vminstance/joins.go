@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	instancetypev1beta1 "kubevirt.io/api/instancetype/v1beta1"
 
@@ -38,6 +39,14 @@ type joins struct {
 	vmis          map[string]*kubevirtv1.VirtualMachineInstance
 	instancetypes map[string]*instancetypev1beta1.VirtualMachineClusterInstancetype
 }
+
+// The kinds of joined objects, as the VM's record of their versions names
+// them (projection.OwnedKey).
+const (
+	serviceKind = "Service"
+	secretKind  = "Secret"
+	vmiKind     = "VirtualMachineInstance"
+)
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
@@ -66,6 +75,26 @@ func (j *joins) backendOf(vm *kubevirtv1.VirtualMachine) *projection.VMInstanceB
 	}
 }
 
+// set puts obj (nil: absent) as the joined object of kind at key.
+func (j *joins) set(kind, at string, obj metav1.Object) {
+	switch kind {
+	case serviceKind:
+		setJoined(j.services, at, obj)
+	case secretKind:
+		setJoined(j.secrets, at, obj)
+	case vmiKind:
+		setJoined(j.vmis, at, obj)
+	}
+}
+
+func setJoined[T metav1.Object](m map[string]T, at string, obj metav1.Object) {
+	if typed, ok := obj.(T); ok {
+		m[at] = typed
+	} else {
+		delete(m, at)
+	}
+}
+
 func owned[T interface {
 	*corev1.Service | *corev1.Secret
 	GetLabels() map[string]string
@@ -84,9 +113,10 @@ func instanceTypeName(vm *kubevirtv1.VirtualMachine) string {
 }
 
 // joinsOf reads the joined objects of vms, all in namespace ("" for
-// several), from the cache: the Services and Secrets at least as new as
-// each VM's last write left them. The kinds are read at once.
-func (v *virtualMachines) joinsOf(ctx context.Context, namespace string, vms []*kubevirtv1.VirtualMachine) (*joins, error) {
+// several), from the cache: the Services, Secrets and VMIs at least as new
+// as each VM records them (a write of the VMInstance, or the JoinRecorder).
+// The kinds are read at once.
+func (c *JoinCache) joinsOf(ctx context.Context, namespace string, vms []*kubevirtv1.VirtualMachine) (*joins, error) {
 	var services, secrets, vmis, types []wanted
 	seenTypes := map[string]bool{}
 	for _, vm := range vms {
@@ -94,9 +124,9 @@ func (v *virtualMachines) joinsOf(ctx context.Context, namespace string, vms []*
 		owned := func(kind, name string) wanted {
 			return wanted{namespace: vm.Namespace, name: name, fresh: versions.Freshness(projection.OwnedKey(kind, name))}
 		}
-		services = append(services, owned("Service", vm.Name))
-		secrets = append(secrets, owned("Secret", backendnames.CloudInitSecretName(vm.Name)), owned("Secret", backendnames.SSHKeysSecretName(vm.Name)))
-		vmis = append(vmis, wanted{namespace: vm.Namespace, name: vm.Name})
+		services = append(services, owned(serviceKind, vm.Name))
+		secrets = append(secrets, owned(secretKind, backendnames.CloudInitSecretName(vm.Name)), owned(secretKind, backendnames.SSHKeysSecretName(vm.Name)))
+		vmis = append(vmis, wanted{namespace: vm.Namespace, name: vm.Name, fresh: versions.Freshness(projection.OwnedKey(vmiKind, vm.Name))})
 		if it := instanceTypeName(vm); it != "" && !seenTypes[it] {
 			seenTypes[it] = true
 			types = append(types, wanted{name: it})
@@ -104,10 +134,10 @@ func (v *virtualMachines) joinsOf(ctx context.Context, namespace string, vms []*
 	}
 	j := newJoins()
 	reads, ctx := errgroup.WithContext(ctx)
-	reads.Go(func() error { return v.joined.services.read(ctx, namespace, services, j.services) })
-	reads.Go(func() error { return v.joined.secrets.read(ctx, namespace, secrets, j.secrets) })
-	reads.Go(func() error { return v.joined.vmis.read(ctx, namespace, vmis, j.vmis) })
-	reads.Go(func() error { return v.joined.instancetypes.read(ctx, "", types, j.instancetypes) })
+	reads.Go(func() error { return c.services.read(ctx, namespace, services, j.services) })
+	reads.Go(func() error { return c.secrets.read(ctx, namespace, secrets, j.secrets) })
+	reads.Go(func() error { return c.vmis.read(ctx, namespace, vmis, j.vmis) })
+	reads.Go(func() error { return c.instancetypes.read(ctx, "", types, j.instancetypes) })
 	if err := reads.Wait(); err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 	services := v.Kube.CoreV1().Services(namespace)
 	secrets := v.Kube.CoreV1().Secrets(namespace)
 	svc := ownedObject{
-		kind: "Service", name: b.VM.Name,
+		kind: serviceKind, name: b.VM.Name,
 		get: func(ctx context.Context) (metav1.Object, error) {
 			return services.Get(ctx, b.VM.Name, metav1.GetOptions{})
 		},
@@ -98,7 +98,7 @@ func (v *virtualMachines) ownedObjects(namespace string, b *projection.VMInstanc
 		{backendnames.SSHKeysSecretName(b.VM.Name), b.SSHKeys},
 	} {
 		o := ownedObject{
-			kind: "Secret", name: s.name,
+			kind: secretKind, name: s.name,
 			get: func(ctx context.Context) (metav1.Object, error) { return secrets.Get(ctx, s.name, metav1.GetOptions{}) },
 			create: func(ctx context.Context, obj metav1.Object, dryRun []string) (metav1.Object, error) {
 				return secrets.Create(ctx, obj.(*corev1.Secret), metav1.CreateOptions{DryRun: dryRun})

@@ -102,25 +102,3 @@ func TestWatchShowsAVMInstanceOnlyOnceItsWriteIsComplete(t *testing.T) {
 		t.Fatalf("the first event must show the complete VMInstance, got %+v", inst.Spec)
 	}
 }
-
-func TestWatchSendsAChangeOfAJoinedServiceAsModifiedOfItsVMInstance(t *testing.T) {
-	c := newCluster(t)
-	c.create(t, instance("web"))
-	w := c.watchFromNow(t)
-	svc, err := c.kube.CoreV1().Services(tenant).Get(context.Background(), "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.7"}}
-	svc, err = c.kube.CoreV1().Services(tenant).Update(context.Background(), svc, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst := nextInstance(t, w, watch.Modified); inst.Status.ExternalIP != "192.0.2.7" || inst.ResourceVersion != svc.ResourceVersion {
-		t.Fatalf("want the load balancer's address at the Service's version %s, got %s %+v", svc.ResourceVersion, inst.ResourceVersion, inst.Status)
-	}
-	if err := c.kubevirt.KubevirtV1().VirtualMachines(tenant).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	nextInstance(t, w, watch.Deleted)
-}

@@ -18,11 +18,8 @@ package vminstance
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,23 +46,14 @@ import (
 // older than writeInProgressTimeout no longer counts.
 const writeInProgressTimeout = 15 * time.Second
 
-// newWriteMarker is the marker of one write: when it started, and a random
-// part that tells it from any other write.
-func newWriteMarker() string {
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
-	return time.Now().UTC().Format(time.RFC3339Nano) + " " + hex.EncodeToString(id)
-}
-
 // checkNoWriteInProgress refuses a write while another one is under way.
 func checkNoWriteInProgress(vm *kubevirtv1.VirtualMachine, now time.Time) error {
 	marker, ok := vm.Annotations[backendnames.WriteInProgressAnnotation]
 	if !ok {
 		return nil
 	}
-	stamp, _, _ := strings.Cut(marker, " ")
-	started, err := time.Parse(time.RFC3339Nano, stamp)
-	if err != nil || now.Sub(started) > writeInProgressTimeout {
+	started, ok := backendnames.WriteMarkerStarted(marker)
+	if !ok || now.Sub(started) > writeInProgressTimeout {
 		return nil
 	}
 	return conflict(vm.Name, fmt.Errorf("another write of this VMInstance is under way; read it again and retry"))

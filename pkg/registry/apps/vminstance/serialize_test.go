@@ -35,7 +35,7 @@ func TestWriteInProgressRefusesOtherWritesUntilItTimesOut(t *testing.T) {
 	if err := checkNoWriteInProgress(vm, now); err != nil {
 		t.Fatalf("no marker: %v", err)
 	}
-	vm.Annotations = map[string]string{backendnames.WriteInProgressAnnotation: newWriteMarker()}
+	vm.Annotations = map[string]string{backendnames.WriteInProgressAnnotation: backendnames.NewWriteMarker()}
 	if err := checkNoWriteInProgress(vm, now); !apierrors.IsConflict(err) {
 		t.Fatalf("a write under way must be a 409, got %v", err)
 	}
@@ -46,7 +46,7 @@ func TestWriteInProgressRefusesOtherWritesUntilItTimesOut(t *testing.T) {
 	if err := checkNoWriteInProgress(vm, now); err != nil {
 		t.Fatalf("an unreadable marker must not lock the VMInstance: %v", err)
 	}
-	if newWriteMarker() == newWriteMarker() {
+	if backendnames.NewWriteMarker() == backendnames.NewWriteMarker() {
 		t.Fatal("two writes must have different markers")
 	}
 }

@@ -104,7 +104,7 @@ func (*virtualMachines) Items(list *kubevirtv1.VirtualMachineList) []*kubevirtv1
 }
 
 func (v *virtualMachines) ToPublic(ctx context.Context, vm *kubevirtv1.VirtualMachine) (runtime.Object, error) {
-	j, err := v.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
+	j, err := v.joined.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 	if len(vms) == 0 {
 		return nil, nil
 	}
-	j, err := v.joinsOf(ctx, namespace, vms)
+	j, err := v.joined.joinsOf(ctx, namespace, vms)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (v *virtualMachines) ToPublicList(ctx context.Context, namespace string, vm
 // instead of the live ones (the live Service's status stays: a load
 // balancer's address would not change).
 func (v *virtualMachines) ProjectDryRun(ctx context.Context, vm *kubevirtv1.VirtualMachine, written runtime.Object) (runtime.Object, error) {
-	j, err := v.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
+	j, err := v.joined.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (v *virtualMachines) markIfOwnedChange(vm *kubevirtv1.VirtualMachine, steps
 	if len(steps) == 0 || len(dryRun) > 0 {
 		return ""
 	}
-	marker := newWriteMarker()
+	marker := backendnames.NewWriteMarker()
 	if vm.Annotations == nil {
 		vm.Annotations = map[string]string{}
 	}

@@ -83,7 +83,7 @@ func TestUpdateWhileAnotherWriteIsInProgressIsAConflict(t *testing.T) {
 		}
 	}
 	unconditional := func(i *apps.VMInstance) { i.ResourceVersion = "" }
-	mark(newWriteMarker())
+	mark(backendnames.NewWriteMarker())
 	_, err := c.update(changed(inst, moreKeys, unconditional), &metav1.UpdateOptions{})
 	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "another write of this VMInstance is under way") {
 		t.Fatalf("want a 409 for the write under way, got %v", err)
@@ -216,32 +216,5 @@ func TestUpdateOfAMissingVMInstanceCreatesItOnlyWhenForced(t *testing.T) {
 	obj, created, err := c.store.Update(asAlice(), "web", info, nil, nil, true, &metav1.UpdateOptions{})
 	if err != nil || !created || !obj.(*apps.VMInstance).Spec.External {
 		t.Fatalf("server-side apply creates: got %v created=%v: %v", obj, created, err)
-	}
-}
-
-func TestDeletePreconditionIsTheVMInstancesResourceVersionNotTheVMs(t *testing.T) {
-	c := newCluster(t)
-	inst := c.create(t, instance("web"))
-	// A newer Service makes the VMInstance newer than its VM.
-	svc := mustGet(c.kube.CoreV1().Services(tenant).Get(context.Background(), "web", metav1.GetOptions{})).(*corev1.Service)
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.7"}}
-	if _, err := c.kube.CoreV1().Services(tenant).Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	current, err := c.store.Get(asAlice(), "web", &metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vmVersion := inst.ResourceVersion
-	if _, _, err := c.store.Delete(asAlice(), "web", nil, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &vmVersion}}); !apierrors.IsConflict(err) {
-		t.Fatalf("the VM's version is not the VMInstance's: want 409, got %v", err)
-	}
-	rv := current.(*apps.VMInstance).ResourceVersion
-	uid := current.(*apps.VMInstance).UID
-	if _, _, err := c.store.Delete(asAlice(), "web", nil, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv, UID: &uid}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.kubevirt.KubevirtV1().VirtualMachines(tenant).Get(context.Background(), "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Fatalf("want the VM deleted, got %v", err)
 	}
 }
