@@ -29,10 +29,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
+	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
 const (
@@ -148,53 +150,93 @@ func (p *population) template(t *testing.T, i int, spec appsv1alpha1.VMInstanceS
 }
 
 // copy writes the backend objects of a VMInstance ns/name like the
-// shape's: the VM, then its Service and Secrets owned by it, as
-// vm-apiserver writes them.
+// shape's, as vm-apiserver writes them: the VM marked as being written,
+// then its Service and Secrets owned by it, then the VM again without the
+// marker and with their versions recorded. vm-apiserver's join recorder
+// then finds nothing to record.
 func (p *population) copy(ctx context.Context, s *shape, ns, name string) error {
-	vm, err := p.copyVM(ctx, s, ns, name)
+	vm, err := vmCopy(s, ns, name)
 	if err != nil {
 		return err
 	}
-	return p.copyOwned(ctx, s, vm)
+	if vm.Annotations == nil {
+		vm.Annotations = map[string]string{}
+	}
+	vm.Annotations[backendnames.WriteInProgressAnnotation] = backendnames.NewWriteMarker()
+	delete(vm.Annotations, backendnames.OwnedVersionsAnnotation)
+	if vm, err = p.c.kv.KubevirtV1().VirtualMachines(ns).Create(ctx, vm, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	versions, err := p.copyOwned(ctx, s, vm)
+	if err != nil {
+		return err
+	}
+	return p.finishWrite(ctx, vm, versions)
 }
 
-// copyVM creates the shape's VM as ns/name.
+// copyVM creates the shape's VM alone as ns/name.
 func (p *population) copyVM(ctx context.Context, s *shape, ns, name string) (*kubevirtv1.VirtualMachine, error) {
-	vm, err := renamed(&kubevirtv1.VirtualMachine{ObjectMeta: kept(s.vm.ObjectMeta, ns, name), Spec: s.vm.Spec}, objectName(s.index), name)
+	vm, err := vmCopy(s, ns, name)
 	if err != nil {
 		return nil, err
 	}
 	return p.c.kv.KubevirtV1().VirtualMachines(ns).Create(ctx, vm, metav1.CreateOptions{})
 }
 
+// vmCopy is the shape's VM as ns/name, not written yet.
+func vmCopy(s *shape, ns, name string) (*kubevirtv1.VirtualMachine, error) {
+	return renamed(&kubevirtv1.VirtualMachine{ObjectMeta: kept(s.vm.ObjectMeta, ns, name), Spec: s.vm.Spec}, objectName(s.index), name)
+}
+
+// finishWrite takes the marker off vm and records versions, over what
+// virt-controller wrote meanwhile.
+func (p *population) finishWrite(ctx context.Context, vm *kubevirtv1.VirtualMachine, versions projection.OwnedVersions) error {
+	vms := p.c.kv.KubevirtV1().VirtualMachines(vm.Namespace)
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		current, err := vms.Get(ctx, vm.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		delete(current.Annotations, backendnames.WriteInProgressAnnotation)
+		versions.Record(&current.ObjectMeta)
+		_, err = vms.Update(ctx, current, metav1.UpdateOptions{})
+		return err
+	})
+}
+
 // copyOwned creates the shape's Service and Secrets for vm, one after
-// another, as a client writing them itself would.
-func (p *population) copyOwned(ctx context.Context, s *shape, vm *kubevirtv1.VirtualMachine) error {
+// another, and returns the versions they were created at.
+func (p *population) copyOwned(ctx context.Context, s *shape, vm *kubevirtv1.VirtualMachine) (projection.OwnedVersions, error) {
 	from, ns, name := objectName(s.index), vm.Namespace, vm.Name
+	versions := projection.OwnedVersions{}
 	if s.service != nil {
 		svc, err := renamed(&corev1.Service{ObjectMeta: ownedBy(s.service.ObjectMeta, vm), Spec: s.service.Spec}, from, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// What the cluster allocated is the template's own.
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.HealthCheckNodePort = "", nil, 0
 		for i := range svc.Spec.Ports {
 			svc.Spec.Ports[i].NodePort = 0
 		}
-		if _, err := p.c.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-			return err
+		created, err := p.c.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+		if err != nil {
+			return nil, err
 		}
+		versions[projection.OwnedKey("Service", created.Name)] = created.ResourceVersion
 	}
 	for _, secret := range s.secrets {
 		copied, err := renamed(&corev1.Secret{ObjectMeta: ownedBy(secret.ObjectMeta, vm), Type: secret.Type, Data: secret.Data}, from, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := p.c.kube.CoreV1().Secrets(ns).Create(ctx, copied, metav1.CreateOptions{}); err != nil {
-			return err
+		created, err := p.c.kube.CoreV1().Secrets(ns).Create(ctx, copied, metav1.CreateOptions{})
+		if err != nil {
+			return nil, err
 		}
+		versions[projection.OwnedKey("Secret", created.Name)] = created.ResourceVersion
 	}
-	return nil
+	return versions, nil
 }
 
 // ownedBy is meta's labels and annotations, its name still the
