@@ -18,6 +18,7 @@ package vminstance
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -181,6 +182,32 @@ func TestRecorderRecordsAVMIsDeletionAsAbsent(t *testing.T) {
 	}
 	if got := c.get(t, "web"); got.Status.NodeName != "" {
 		t.Fatalf("want no node once the VMI is gone, got %q", got.Status.NodeName)
+	}
+}
+
+// A VMI that appeared while no replica ran is in the cache's first list,
+// which raises no change: the recorder's start finds it unrecorded on its
+// VM and records it, and nothing the VM already records.
+func TestRecorderCatchesUpOnStart(t *testing.T) {
+	vmi := &kubevirtv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "web", Labels: labelled("web"), ResourceVersion: "50"},
+		Status: kubevirtv1.VirtualMachineInstanceStatus{NodeName: "node-1"}}
+	c := newCluster(t, vmi)
+	c.create(t, instance("web"))
+	c.runJoins(t)
+	recorded := projection.OwnedVersionsOf(&c.vm(t, "web").ObjectMeta)
+	r := NewJoinRecorder(c.clients, c.joined)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go r.Run(ctx)
+	if !cache.WaitForCacheSync(waitFor(t), func() bool {
+		return projection.OwnedVersionsOf(&c.vm(t, "web").ObjectMeta)[projection.OwnedKey(vmiKind, "web")] == "50"
+	}) {
+		t.Fatal("the VMI was never recorded")
+	}
+	now := projection.OwnedVersionsOf(&c.vm(t, "web").ObjectMeta)
+	delete(now, projection.OwnedKey(vmiKind, "web"))
+	if !reflect.DeepEqual(now, recorded) {
+		t.Fatalf("the Service's and Secrets' records must stay: %v, then %v", recorded, now)
 	}
 }
 
