@@ -77,14 +77,7 @@ func TestWatchShowsEachWriteOnceWhole(t *testing.T) {
 		want := written[i]
 		event := nextInstanceEvent(t, w)
 		inst := event.Object.(*appsv1alpha1.VMInstance)
-		rv, err := strconv.ParseUint(inst.ResourceVersion, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rv <= last {
-			t.Fatalf("event %d: resourceVersion %d after %d", i, rv, last)
-		}
-		last = rv
+		after(t, &last, event)
 		// virt-controller writes the VM's status between the writes: such
 		// an event shows the last write's complete spec, never a part of
 		// the next.
@@ -221,14 +214,7 @@ func TestWatchOrdersChangesAcrossVMInstances(t *testing.T) {
 	for !final(shown) {
 		event := nextInstanceEvent(t, w)
 		inst := event.Object.(*appsv1alpha1.VMInstance)
-		rv, err := strconv.ParseUint(inst.ResourceVersion, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rv <= last {
-			t.Fatalf("%s %s at resourceVersion %d after %d", event.Type, inst.Name, rv, last)
-		}
-		last = rv
+		after(t, &last, event)
 		shown[inst.Name] = inst
 		snapshot := map[string]*appsv1alpha1.VMInstance{}
 		for k, v := range shown {
@@ -264,4 +250,19 @@ func TestWatchOrdersChangesAcrossVMInstances(t *testing.T) {
 		resumed.Stop()
 	}
 	t.Logf("%d events, each resumed from", len(stream))
+}
+
+// after checks that event's resourceVersion is above last, and makes it
+// the last.
+func after(t *testing.T, last *uint64, event watch.Event) {
+	t.Helper()
+	inst := event.Object.(*appsv1alpha1.VMInstance)
+	rv, err := strconv.ParseUint(inst.ResourceVersion, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv <= *last {
+		t.Fatalf("%s %s at resourceVersion %d after %d", event.Type, inst.Name, rv, *last)
+	}
+	*last = rv
 }
