@@ -198,6 +198,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(config); err != nil {
 		return nil, err
 	}
+	if config.Authorization.Authorizer != nil {
+		config.Authorization.Authorizer = everyNameFirst{config.Authorization.Authorizer}
+	}
 	config.ClientConfig.QPS = o.BackendQPS
 	config.ClientConfig.Burst = o.BackendBurst
 	profiles, err := catalogue.Load(o.ProfileCatalogue)
