@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -192,7 +193,9 @@ func vmCopy(s *shape, ns, name string) (*kubevirtv1.VirtualMachine, error) {
 // virt-controller wrote meanwhile.
 func (p *population) finishWrite(ctx context.Context, vm *kubevirtv1.VirtualMachine, versions projection.OwnedVersions) error {
 	vms := p.c.kv.KubevirtV1().VirtualMachines(vm.Namespace)
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+	// virt-controller writes a new VM several times in its first second.
+	backoff := wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: time.Second}
+	return retry.RetryOnConflict(backoff, func() error {
 		current, err := vms.Get(ctx, vm.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
