@@ -53,6 +53,12 @@ const (
 	// new its cache must be to show every change, whichever replica
 	// recorded it, and the VM's resourceVersion moves with every change.
 	OwnedVersionsAnnotation = ReservedPrefix + "owned-versions"
+	// UsedByAnnotation records on a VMDisk's DataVolume the VMInstances
+	// that attach it (names, sorted, comma-separated), as the disk
+	// protection controller sees them: the VMDisk's status.usedBy. Kept on
+	// the DataVolume, a change of it moves the DataVolume's resourceVersion,
+	// so VMDisk watches carry it in order with every other change.
+	UsedByAnnotation = ReservedPrefix + "used-by"
 
 	// OpticalAnnotation marks the DataVolume of an optical VMDisk; CDI has no
 	// field for it.

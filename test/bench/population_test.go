@@ -74,7 +74,10 @@ func shapeOf(shapes []*shape, i int) *shape {
 }
 
 func specOf(t testing.TB, external bool) appsv1alpha1.VMInstanceSpec {
-	spec := appsv1alpha1.VMInstanceSpec{SSHKeys: []string{sshKey(t)}}
+	// Stopped: no node runs here, and a running VMInstance would only add
+	// virt-controller's VMI and launcher pod, pending forever, to each.
+	stopped := false
+	spec := appsv1alpha1.VMInstanceSpec{Running: &stopped, SSHKeys: []string{sshKey(t)}}
 	if external {
 		spec.External = true
 		spec.ExternalPorts = []appsv1alpha1.ExternalPort{{Port: 22}}

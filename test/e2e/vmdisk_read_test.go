@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -339,4 +340,71 @@ func TestVMDiskListing(t *testing.T) {
 	if names(&printed) != "a,b,c" {
 		t.Fatalf("kubectl --chunk-size=1: %s", names(&printed))
 	}
+}
+
+// TestVMDiskWatchFollowsUsedBy attaches a VMDisk to a VMInstance and
+// detaches it again, and watches the VMDisk: each change of usedBy comes
+// as a MODIFIED with a resourceVersion above the one before, and a watch
+// resumed from the attach's resourceVersion sees the detach.
+func TestVMDiskWatchFollowsUsedBy(t *testing.T) {
+	c := newClients(t)
+	ns := newNamespace(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	disks := c.apps.AppsV1alpha1().VMDisks(ns)
+	created, err := disks.Create(ctx, newDisk("data", appsv1alpha1.VMDiskSpec{}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := disks.Watch(ctx, metav1.ListOptions{ResourceVersion: created.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	last := created.ResourceVersion
+	// usedBy comes to be want; CDI's own writes of the DataVolume may
+	// come first.
+	usedBy := func(w watch.Interface, want string) string {
+		t.Helper()
+		timeout := time.After(eventuallyTimeout)
+		for {
+			select {
+			case event, ok := <-w.ResultChan():
+				if !ok {
+					t.Fatal("the watch ended")
+				}
+				disk, isDisk := event.Object.(*appsv1alpha1.VMDisk)
+				if !isDisk || event.Type != watch.Modified {
+					t.Fatalf("want MODIFIED of the VMDisk, got %s %+v", event.Type, event.Object)
+				}
+				if !resourceVersionBefore(t, last, disk.ResourceVersion) {
+					t.Fatalf("resourceVersion %s after %s", disk.ResourceVersion, last)
+				}
+				last = disk.ResourceVersion
+				if strings.Join(disk.Status.UsedBy, ",") == want {
+					return disk.ResourceVersion
+				}
+			case <-timeout:
+				t.Fatalf("no event with usedBy %q", want)
+			}
+		}
+	}
+
+	instances := c.apps.AppsV1alpha1().VMInstances(ns)
+	spec := appsv1alpha1.VMInstanceSpec{Running: new(false), Disks: []appsv1alpha1.VMInstanceDisk{{Name: "system", Size: quantity("10Gi")}, {Name: "data"}}}
+	if _, err := instances.Create(ctx, newInstance("web", spec), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	attached := usedBy(w, "web")
+	resumed, err := disks.Watch(ctx, metav1.ListOptions{ResourceVersion: attached})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Stop()
+	if _, err := instances.Patch(ctx, "web", types.JSONPatchType, []byte(`[{"op":"remove","path":"/spec/disks/1"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	usedBy(w, "")
+	last = attached
+	usedBy(resumed, "")
 }

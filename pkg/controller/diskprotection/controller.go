@@ -22,6 +22,10 @@ limitations under the License.
 // VMDisk then only marks the DataVolume deleted; the controller removes the
 // finalizer once no VMInstance's VirtualMachine attaches the disk, and
 // kube-apiserver deletes it.
+//
+// It also records on each VMDisk's DataVolume which VMInstances attach it
+// (backendnames.UsedByAnnotation): the VMDisk's status.usedBy, which then
+// moves the DataVolume's resourceVersion and reaches VMDisk watches.
 package diskprotection
 
 import (
@@ -46,8 +50,8 @@ import (
 )
 
 // Controller removes the in-use protection finalizer from deleted VMDisk
-// DataVolumes that no VMInstance attaches, and adds it to live ones that
-// lack it.
+// DataVolumes that no VMInstance attaches, adds it to live ones that lack
+// it, and records on each which VMInstances attach it.
 type Controller struct {
 	clients   backend.Clients
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -100,6 +104,7 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 	go c.disks.RunWithContext(ctx)
 	go c.instances.RunWithContext(ctx)
+	go c.checkUsersOnceSynced(ctx)
 	// Decisions read VMInstances live, so only the disks need to be listed
 	// first; without KubeVirt the VM informer would never sync.
 	if !cache.WaitForCacheSync(ctx.Done(), c.disks.HasSynced) {
@@ -114,10 +119,27 @@ func (c *Controller) Run(ctx context.Context) {
 
 func (c *Controller) diskChanged(obj interface{}) {
 	dv, ok := obj.(*cdiv1.DataVolume)
-	if !ok || !needsWork(dv) {
+	if !ok || !needsWork(dv) && !c.usersNeedRecording(dv) {
 		return
 	}
 	c.queue.Add(dv.Namespace + "/" + dv.Name)
+}
+
+// checkUsersOnceSynced queues every disk once the VMs are known: their
+// attachments may have changed while no replica recorded them.
+func (c *Controller) checkUsersOnceSynced(ctx context.Context) {
+	if !cache.WaitForCacheSync(ctx.Done(), c.disks.HasSynced, c.instances.HasSynced) {
+		return
+	}
+	for _, key := range c.disks.GetStore().ListKeys() {
+		c.queue.Add(key)
+	}
+}
+
+// usersNeedRecording says whether dv does not record the VMInstances that
+// attach it; unknown until every VMInstance is known.
+func (c *Controller) usersNeedRecording(dv *cdiv1.DataVolume) bool {
+	return c.instances.HasSynced() && !projection.UsedByRecorded(&dv.ObjectMeta, c.cachedUsers(dv))
 }
 
 // needsWork says whether dv is deleted and still protected, or live and
@@ -162,6 +184,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	dv := obj.(*cdiv1.DataVolume)
+	if c.usersNeedRecording(dv) {
+		if err := c.recordUsers(ctx, dv); err != nil {
+			return err
+		}
+	}
 	if !needsWork(dv) {
 		return nil
 	}
@@ -175,6 +202,21 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	return c.release(ctx, dv)
+}
+
+// recordUsers records on dv the VMInstances that attach it. The finalizer
+// decisions that follow read the DataVolume again (a conflict) or the
+// informer's copy, which the record does not touch.
+func (c *Controller) recordUsers(ctx context.Context, cached *cdiv1.DataVolume) error {
+	dv := cached.DeepCopy()
+	projection.RecordUsedBy(&dv.ObjectMeta, c.cachedUsers(cached))
+	_, err := c.clients.CDI.CdiV1beta1().DataVolumes(dv.Namespace).Update(ctx, dv, metav1.UpdateOptions{})
+	// Gone, or a newer version on its way to the informer, which brings
+	// the disk back here if it still lacks the record.
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
 
 // protect adds the finalizer to a live DataVolume made before it existed.

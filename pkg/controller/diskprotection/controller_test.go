@@ -221,3 +221,48 @@ func TestRunReleasesWhenDetached(t *testing.T) {
 	}
 	eventually("the disk of the deleted VMInstance to be released", func() bool { return !protected("logs") })
 }
+
+// TestRunRecordsUsers runs the controller: each disk records the
+// VMInstances that attach it, sorted, and the record follows attaching and
+// detaching; a disk nobody attaches gets no record.
+func TestRunRecordsUsers(t *testing.T) {
+	clients := clientsWith(
+		[]*cdiv1.DataVolume{disk("ns", "data", false, true), disk("ns", "spare", false, true)},
+		[]*kubevirtv1.VirtualMachine{instance("ns", "web", true, "data"), instance("ns", "db", true, "data"), instance("ns", "plain", false, "data")},
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go New(clients).Run(ctx)
+
+	recorded := func(name string) (string, bool) {
+		dv, err := clients.CDI.CdiV1beta1().DataVolumes("ns").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, ok := dv.Annotations[backendnames.UsedByAnnotation]
+		return users, ok
+	}
+	eventually := func(what, want string) {
+		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			got, _ := recorded("data")
+			return got == want, nil
+		}); err != nil {
+			got, _ := recorded("data")
+			t.Fatalf("%s: recorded %q, want %q", what, got, want)
+		}
+	}
+	eventually("both VMInstances, sorted, not the plain VM", "db,web")
+	vms := clients.KubeVirt.KubevirtV1().VirtualMachines("ns")
+	if _, err := vms.Update(ctx, instance("ns", "web", true), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the detach", "db")
+	if err := vms.Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the deleted VMInstance gone", "")
+	if users, ok := recorded("spare"); ok {
+		t.Fatalf("a disk nobody ever attached got a record: %q", users)
+	}
+}

@@ -92,9 +92,12 @@ func (dataVolumes) Items(list *cdiv1.DataVolumeList) []*cdiv1.DataVolume {
 	return backendstore.Pointers(list.Items)
 }
 
-// Reads show status.usedBy as the attachments informer has it, a status
-// field milliseconds behind like the VMIs a VMInstance shows. Until the
-// informer has synced they list the VMs from kube-apiserver's watch cache
+// Reads show status.usedBy as the DataVolume records it (the disk
+// protection controller keeps the record, so that its changes move the
+// DataVolume's resourceVersion and reach watches). A DataVolume without a
+// record yet shows it as the attachments informer has it, a status field
+// milliseconds behind like the VMIs a VMInstance shows; until the informer
+// has synced, from the VMs in kube-apiserver's watch cache
 // (resourceVersion "0"): a consistent list waits for etcd's progress, up to
 // 100 ms after any write in the cluster. Deleting a disk, which decides on
 // usedBy, reads consistently.
@@ -128,13 +131,23 @@ func (d dataVolumes) ToPublicList(ctx context.Context, namespace string, dvs []*
 // usersOf tells the usedBy of the disks in namespace ("" for all).
 func (d dataVolumes) usersOf(ctx context.Context, namespace string) (func(*cdiv1.DataVolume) []string, error) {
 	if d.attachments.HasSynced() {
-		return func(dv *cdiv1.DataVolume) []string { return d.attachments.Users(dv.Namespace, dv.Name) }, nil
+		return recordedOr(func(dv *cdiv1.DataVolume) []string { return d.attachments.Users(dv.Namespace, dv.Name) }), nil
 	}
 	users, err := diskprotection.ListAttachments(ctx, d.Clients, namespace, displayUsersResourceVersion)
 	if err != nil {
 		return nil, err
 	}
-	return func(dv *cdiv1.DataVolume) []string { return users[dv.Namespace+"/"+dv.Name] }, nil
+	return recordedOr(func(dv *cdiv1.DataVolume) []string { return users[dv.Namespace+"/"+dv.Name] }), nil
+}
+
+// recordedOr is the usedBy a DataVolume records, or unrecorded's.
+func recordedOr(unrecorded func(*cdiv1.DataVolume) []string) func(*cdiv1.DataVolume) []string {
+	return func(dv *cdiv1.DataVolume) []string {
+		if users, ok := projection.UsedByOf(&dv.ObjectMeta); ok {
+			return users
+		}
+		return unrecorded(dv)
+	}
 }
 
 // CheckDelete allows deleting a disk in use: its in-use protection
