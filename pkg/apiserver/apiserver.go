@@ -100,7 +100,7 @@ func (c *Config) New() (*Server, error) {
 	joined := vminstance.NewJoinCache(clients)
 	// Changes of the joined objects reach VMInstance watches through their
 	// VMs, recorded there.
-	recorder := vminstance.NewJoinRecorder(clients, joined)
+	recorder := vminstance.NewJoinRecorder(clients, joined, protection)
 	generic.AddPostStartHookOrDie("cache-vminstance-joins", func(ctx genericapiserver.PostStartHookContext) error {
 		joined.Run(ctx)
 		go recorder.Run(ctx)

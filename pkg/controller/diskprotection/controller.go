@@ -314,6 +314,18 @@ func (c *Controller) Users(namespace, disk string) []string {
 	return users
 }
 
+// VM is the informer's copy of the VMInstance VM namespace/name: identity,
+// attachments, the record of its joined objects and its write marker, no
+// more; false when the informer does not have it (or has not synced).
+func (c *Controller) VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool) {
+	obj, ok, err := c.instances.GetStore().GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	return vm, ok
+}
+
 // ListAttachments maps "namespace/disk" to the VMInstances in namespace
 // ("" for all) that attach the VMDisk disk, listed at resourceVersion (""
 // for a consistent read). Without KubeVirt installed no disk has users.

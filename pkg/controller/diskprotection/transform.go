@@ -19,14 +19,18 @@ package diskprotection
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
 
 // The informers hold every VMInstance VM and VMDisk DataVolume of the
 // cluster; they keep only what the controller reads (the DataVolumes lose
 // their managedFields), so that memory grows by little per object.
 
-// attachmentsOnly keeps of a VM its identity and which DataVolumes it
-// attaches (projection.AttachedVMDisks). The controller never writes VMs.
+// attachmentsOnly keeps of a VM its identity, which DataVolumes it attaches
+// (projection.AttachedVMDisks), and for the VMInstance join recorder (see
+// VM) the record of its joined objects and its write marker. Nothing writes
+// VMs from these copies.
 func attachmentsOnly(obj any) (any, error) {
 	vm, ok := obj.(*kubevirtv1.VirtualMachine)
 	if !ok {
@@ -35,6 +39,14 @@ func attachmentsOnly(obj any) (any, error) {
 	out := &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{
 		Name: vm.Name, Namespace: vm.Namespace, UID: vm.UID, ResourceVersion: vm.ResourceVersion,
 	}}
+	for _, key := range []string{backendnames.OwnedVersionsAnnotation, backendnames.WriteInProgressAnnotation} {
+		if v, ok := vm.Annotations[key]; ok {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[key] = v
+		}
+	}
 	for _, t := range vm.Spec.DataVolumeTemplates {
 		out.Spec.DataVolumeTemplates = append(out.Spec.DataVolumeTemplates, kubevirtv1.DataVolumeTemplateSpec{ObjectMeta: metav1.ObjectMeta{Name: t.Name}})
 	}

@@ -50,10 +50,13 @@ import (
 // resourceVersion and only ever raises a version, so replicas that see the
 // same change agree: the first records it, the others find it recorded.
 type JoinRecorder struct {
-	vms    func(namespace string) kubevirttyped.VirtualMachineInterface
-	list   func(ctx context.Context, opts metav1.ListOptions) (*kubevirtv1.VirtualMachineList, error)
-	joined *JoinCache
-	queue  workqueue.TypedRateLimitingInterface[joinedObject]
+	// cachedVMs answers, without a request, most changes: already recorded,
+	// or a write under way.
+	cachedVMs CachedVMs
+	vms       func(namespace string) kubevirttyped.VirtualMachineInterface
+	list      func(ctx context.Context, opts metav1.ListOptions) (*kubevirtv1.VirtualMachineList, error)
+	joined    *JoinCache
+	queue     workqueue.TypedRateLimitingInterface[joinedObject]
 
 	mu sync.Mutex
 	// shown is, for each object with a change not yet recorded, the state
@@ -61,6 +64,12 @@ type JoinRecorder struct {
 	// no entry at all when that is unknown (then the change is recorded
 	// whatever it was).
 	shown map[joinedObject]metav1.Object
+}
+
+// CachedVMs holds VMInstance VMs in memory with at least their metadata
+// annotations (the disk protection controller's informer).
+type CachedVMs interface {
+	VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool)
 }
 
 // joinedObject is one joined object of the VMInstance instance.
@@ -75,11 +84,12 @@ const recordWorkers = 4
 
 // NewJoinRecorder builds the recorder over the join cache; it follows the
 // cache's informers from now on, and Run records.
-func NewJoinRecorder(c backend.Clients, joined *JoinCache) *JoinRecorder {
+func NewJoinRecorder(c backend.Clients, joined *JoinCache, cachedVMs CachedVMs) *JoinRecorder {
 	r := &JoinRecorder{
-		vms:    c.KubeVirt.KubevirtV1().VirtualMachines,
-		list:   c.KubeVirt.KubevirtV1().VirtualMachines("").List,
-		joined: joined,
+		cachedVMs: cachedVMs,
+		vms:       c.KubeVirt.KubevirtV1().VirtualMachines,
+		list:      c.KubeVirt.KubevirtV1().VirtualMachines("").List,
+		joined:    joined,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[joinedObject](),
 			workqueue.TypedRateLimitingQueueConfig[joinedObject]{Name: "vminstance-joins"}),
 		shown: map[joinedObject]metav1.Object{},
@@ -180,6 +190,13 @@ func (r *JoinRecorder) record(ctx context.Context, o joinedObject) (retryAfter t
 			r.putBack(o, before, known)
 		}
 	}()
+	if cached, ok := r.cachedVMs.VM(o.namespace, o.instance); ok {
+		// The record only rises, so a copy that covers the change is
+		// enough; one that is behind is read again below.
+		if retryAfter, done := r.settled(cached, o); done {
+			return retryAfter, nil
+		}
+	}
 	vms := r.vms(o.namespace)
 	vm, err := vms.Get(ctx, o.instance, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -191,28 +208,33 @@ func (r *JoinRecorder) record(ctx context.Context, o joinedObject) (retryAfter t
 	if !backendnames.HasKind(vm.Labels, backendnames.VMInstanceKind) {
 		return 0, nil
 	}
-	if checkNoWriteInProgress(vm, time.Now()) != nil {
-		// The write's last step records what it wrote; what else changed
-		// meanwhile is recorded after it.
-		return time.Second, nil
+	if retryAfter, done := r.settled(vm, o); done {
+		return retryAfter, nil
 	}
 	versions := projection.OwnedVersionsOf(&vm.ObjectMeta)
-	current := r.cached(o)
-	recorded, ok := versions[o.recordKey()]
-	if covers(recorded, ok, current) {
-		return 0, nil
-	}
 	if known {
 		shows, err := r.showsChange(ctx, vm, o, before)
 		if err != nil || !shows {
 			return 0, err
 		}
 	}
-	versions[o.recordKey()] = versionOf(current)
+	versions[o.recordKey()] = versionOf(r.cached(o))
 	next := vm.DeepCopy()
 	versions.Record(&next.ObjectMeta)
 	_, err = vms.Update(ctx, next, metav1.UpdateOptions{})
 	return 0, err
+}
+
+// settled tells whether vm leaves nothing to record of o now: a write of
+// the VMInstance is under way (then retryAfter asks to come back: the
+// write's last step records what it wrote, and what else changed meanwhile
+// is recorded after it), or the VM's record covers o as the cache has it.
+func (r *JoinRecorder) settled(vm *kubevirtv1.VirtualMachine, o joinedObject) (retryAfter time.Duration, done bool) {
+	if checkNoWriteInProgress(vm, time.Now()) != nil {
+		return time.Second, true
+	}
+	recorded, ok := projection.OwnedVersionsOf(&vm.ObjectMeta)[o.recordKey()]
+	return 0, covers(recorded, ok, r.cached(o))
 }
 
 // showsChange tells whether the VMInstance of vm shows o differently now

@@ -70,7 +70,7 @@ func TestRecorderRecordsAChangeTheVMInstanceShows(t *testing.T) {
 	c := newCluster(t)
 	c.create(t, instance("web"))
 	c.runJoins(t)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	before := c.vm(t, "web")
 	svc := c.setLoadBalancerIP(t, "web", "192.0.2.7")
 	cachedAt(t, c.joined.services, svc)
@@ -91,7 +91,7 @@ func TestRecorderRecordsAChangeTheVMInstanceShows(t *testing.T) {
 	}
 	// Recorded: another look (a second replica) writes nothing.
 	vmWrites := len(c.kubevirt.Actions())
-	if _, err := NewJoinRecorder(c.clients, c.joined).record(context.Background(), serviceOf("web")); err != nil {
+	if _, err := NewJoinRecorder(c.clients, c.joined, noCachedVMs{}).record(context.Background(), serviceOf("web")); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range c.kubevirt.Actions()[vmWrites:] {
@@ -105,7 +105,7 @@ func TestRecorderLeavesAChangeTheVMInstanceDoesNotShow(t *testing.T) {
 	c := newCluster(t)
 	c.create(t, instance("web"))
 	c.runJoins(t)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	svc := mustGet(c.kube.CoreV1().Services(tenant).Get(context.Background(), "web", metav1.GetOptions{})).(*corev1.Service)
 	old := svc.DeepCopy()
 	svc.Annotations = map[string]string{"load-balancer.example.com/pool": "blue"}
@@ -133,7 +133,7 @@ func TestRecorderWaitsUntilAWriteOfTheVMInstanceIsDone(t *testing.T) {
 	c := newCluster(t)
 	c.create(t, instance("web"))
 	c.runJoins(t)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	vm := c.vm(t, "web")
 	vm.Annotations[backendnames.WriteInProgressAnnotation] = backendnames.NewWriteMarker()
 	vm = mustGet(c.kubevirt.KubevirtV1().VirtualMachines(tenant).Update(context.Background(), vm, metav1.UpdateOptions{})).(*kubevirtv1.VirtualMachine)
@@ -155,7 +155,7 @@ func TestRecorderRecordsAVMIsDeletionAsAbsent(t *testing.T) {
 	c := newCluster(t, vmi)
 	c.create(t, instance("web"))
 	c.runJoins(t)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	vmiOf := joinedObject{namespace: tenant, instance: "web", kind: vmiKind, name: "web"}
 	// Never recorded: the catch-up after a start queues it, as absent
 	// before.
@@ -195,7 +195,7 @@ func TestRecorderCatchesUpOnStart(t *testing.T) {
 	c.create(t, instance("web"))
 	c.runJoins(t)
 	recorded := projection.OwnedVersionsOf(&c.vm(t, "web").ObjectMeta)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go r.Run(ctx)
@@ -218,7 +218,7 @@ func TestWatchShowsARecordedChangeOfAJoinedServiceAtTheVMsVersion(t *testing.T) 
 	c := newCluster(t)
 	created := c.create(t, instance("web"))
 	c.runJoins(t)
-	r := NewJoinRecorder(c.clients, c.joined)
+	r := NewJoinRecorder(c.clients, c.joined, noCachedVMs{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go r.Run(ctx)
@@ -246,4 +246,53 @@ func (c *cluster) get(t *testing.T, name string) *apps.VMInstance {
 		t.Fatal(err)
 	}
 	return obj.(*apps.VMInstance)
+}
+
+// noCachedVMs has no VM in memory: every change is read live.
+type noCachedVMs struct{}
+
+func (noCachedVMs) VM(string, string) (*kubevirtv1.VirtualMachine, bool) { return nil, false }
+
+// cachedVMs holds the cluster's VMs as they are now, read from the fake's
+// store without a request.
+type cachedVMs struct{ c *cluster }
+
+func (v cachedVMs) VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool) {
+	obj, err := v.c.kubevirt.Tracker().Get(VirtualMachines, namespace, name)
+	if err != nil {
+		return nil, false
+	}
+	vm, ok := obj.(*kubevirtv1.VirtualMachine)
+	return vm, ok
+}
+
+// A change the VM in memory already records, or one that comes during a
+// write, costs no request.
+func TestRecorderAnswersFromTheVMsInMemory(t *testing.T) {
+	c := newCluster(t)
+	c.create(t, instance("web"))
+	c.runJoins(t)
+	r := NewJoinRecorder(c.clients, c.joined, cachedVMs{c})
+	requests := len(c.kubevirt.Actions())
+	// The Service as the create left it: recorded.
+	r.changed(serviceOf("web"), nil, true)
+	if retryAfter, err := r.record(context.Background(), serviceOf("web")); err != nil || retryAfter != 0 {
+		t.Fatalf("got %v, %v", retryAfter, err)
+	}
+	if made := c.kubevirt.Actions()[requests:]; len(made) > 0 {
+		t.Fatalf("a change answered from memory made requests: %v", made)
+	}
+	vm := c.vm(t, "web")
+	vm.Annotations[backendnames.WriteInProgressAnnotation] = backendnames.NewWriteMarker()
+	mustGet(c.kubevirt.KubevirtV1().VirtualMachines(tenant).Update(context.Background(), vm, metav1.UpdateOptions{}))
+	requests = len(c.kubevirt.Actions())
+	svc := c.setLoadBalancerIP(t, "web", "192.0.2.7")
+	cachedAt(t, c.joined.services, svc)
+	r.changed(serviceOf("web"), nil, false)
+	if retryAfter, err := r.record(context.Background(), serviceOf("web")); err != nil || retryAfter == 0 {
+		t.Fatalf("want a retry later while the write is under way, got %v, %v", retryAfter, err)
+	}
+	if made := c.kubevirt.Actions()[requests:]; len(made) > 0 {
+		t.Fatalf("a change answered from memory made requests: %v", made)
+	}
 }
