@@ -66,8 +66,9 @@ type JoinRecorder struct {
 	shown map[joinedObject]metav1.Object
 }
 
-// CachedVMs holds VMInstance VMs in memory with at least their metadata
-// annotations (the disk protection controller's informer).
+// CachedVMs holds VMInstance VMs in memory with at least the record of
+// their joined objects and their write marker (the disk protection
+// controller's informer).
 type CachedVMs interface {
 	VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool)
 }
