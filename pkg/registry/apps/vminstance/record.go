@@ -213,13 +213,16 @@ func (r *JoinRecorder) record(ctx context.Context, o joinedObject) (retryAfter t
 		return retryAfter, nil
 	}
 	versions := projection.OwnedVersionsOf(&vm.ObjectMeta)
+	// What is recorded is the state compared: a change after this read is
+	// its own event.
+	current := r.cached(o)
 	if known {
-		shows, err := r.showsChange(ctx, vm, o, before)
+		shows, err := r.showsChange(ctx, vm, o, before, current)
 		if err != nil || !shows {
 			return 0, err
 		}
 	}
-	versions[o.recordKey()] = versionOf(r.cached(o))
+	versions[o.recordKey()] = versionOf(current)
 	next := vm.DeepCopy()
 	versions.Record(&next.ObjectMeta)
 	_, err = vms.Update(ctx, next, metav1.UpdateOptions{})
@@ -238,13 +241,14 @@ func (r *JoinRecorder) settled(vm *kubevirtv1.VirtualMachine, o joinedObject) (r
 	return 0, covers(recorded, ok, r.cached(o))
 }
 
-// showsChange tells whether the VMInstance of vm shows o differently now
-// than it did with o as before.
-func (r *JoinRecorder) showsChange(ctx context.Context, vm *kubevirtv1.VirtualMachine, o joinedObject, before metav1.Object) (bool, error) {
+// showsChange tells whether the VMInstance of vm shows o differently as
+// current than it did with o as before.
+func (r *JoinRecorder) showsChange(ctx context.Context, vm *kubevirtv1.VirtualMachine, o joinedObject, before, current metav1.Object) (bool, error) {
 	j, err := r.joined.joinsOf(ctx, vm.Namespace, []*kubevirtv1.VirtualMachine{vm})
 	if err != nil {
 		return false, err
 	}
+	j.set(o.kind, key(o.namespace, o.name), current)
 	now, err := j.project(vm)
 	if err != nil {
 		return false, err
