@@ -108,7 +108,7 @@ func (c *Config) New() (*Server, error) {
 	})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
-	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
+	group.NegotiatedSerializer = jsonAndYAMLOnly{group.NegotiatedSerializer}
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
 		"vmdisks": vmdisk.NewREST(clients, protection, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, vminstance.Options{

@@ -49,14 +49,16 @@ func init() {
 // jsonAndYAMLOnly serves the API group in JSON and YAML (and CBOR where
 // enabled) but not protobuf: the types have no protobuf encoding, and
 // offering it made clients that prefer protobuf (the namespace controller's
-// deletecollection) fail instead of falling back to JSON.
+// deletecollection) fail instead of falling back to JSON. It wraps the
+// serializer the generic server chose, which streams lists as it encodes
+// them rather than building the whole response in memory first.
 type jsonAndYAMLOnly struct {
-	serializer.CodecFactory
+	runtime.NegotiatedSerializer
 }
 
 func (s jsonAndYAMLOnly) SupportedMediaTypes() []runtime.SerializerInfo {
 	var out []runtime.SerializerInfo
-	for _, info := range s.CodecFactory.SupportedMediaTypes() {
+	for _, info := range s.NegotiatedSerializer.SupportedMediaTypes() {
 		if info.MediaType != runtime.ContentTypeProtobuf {
 			out = append(out, info)
 		}

@@ -19,6 +19,8 @@ package backendstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +34,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
@@ -201,4 +205,73 @@ func TestListFailureOfTheBackendSpeaksOfThePublicResource(t *testing.T) {
 	failing(kube, "list", apierrors.NewConflict(configMaps.GroupResource(), "", errors.New("try again")))
 	_, err := s.List(context.Background(), nil)
 	assertStatus(t, err, 409, widgets.Group)
+}
+
+// pagedWidgets makes the fake serve n widgets in pages as kube-apiserver
+// does: opts.Limit at a time, from the offset the continue token names,
+// all at resourceVersion 42. It returns the options of every request.
+func pagedWidgets(s *widgetStore, n int) *[]metav1.ListOptions {
+	var seen []metav1.ListOptions
+	s.Adapter.(*widgetAdapter).kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		opts := a.(clienttesting.ListActionImpl).ListOptions
+		seen = append(seen, opts)
+		from, _ := strconv.Atoi(opts.Continue)
+		to := min(from+int(opts.Limit), n)
+		page := &corev1.ConfigMapList{ListMeta: metav1.ListMeta{ResourceVersion: "42"}}
+		for i := from; i < to; i++ {
+			page.Items = append(page.Items, *widget(fmt.Sprintf("w%04d", i), strconv.Itoa(i+1)))
+		}
+		if to < n {
+			remaining := int64(n - to)
+			page.Continue, page.RemainingItemCount = strconv.Itoa(to), &remaining
+		}
+		return true, page, nil
+	})
+	return &seen
+}
+
+func TestListOfAllReadsTheBackendInChunksOfOneSnapshot(t *testing.T) {
+	s, _ := newWidgetStore(t)
+	seen := pagedWidgets(s, 1234)
+	out, err := s.List(inTenant(), &metainternalversion.ListOptions{ResourceVersion: "17", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.ConfigMapList)
+	if len(got.Items) != 1234 || got.Items[0].Name != "w0000" || got.Items[1233].Name != "w1233" {
+		t.Fatalf("want the 1234 widgets in order, got %d", len(got.Items))
+	}
+	if got.ResourceVersion != "42" || got.Continue != "" || got.RemainingItemCount != nil {
+		t.Fatalf("want the snapshot's resourceVersion and no continue, got %+v", got.ListMeta)
+	}
+	want := []metav1.ListOptions{
+		{ResourceVersion: "17", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan, Limit: listChunk},
+		{Continue: "500", Limit: listChunk},
+		{Continue: "1000", Limit: listChunk},
+	}
+	for i := range want {
+		want[i].LabelSelector = backendnames.KindLabel + "=" + widgetKind
+	}
+	if diff := cmp.Diff(want, *seen); diff != "" {
+		t.Fatalf("the backend was asked (-want +got):\n%s", diff)
+	}
+}
+
+func TestListWithALimitAboveTheChunkReadsUpToTheLimit(t *testing.T) {
+	s, _ := newWidgetStore(t)
+	seen := pagedWidgets(s, 1234)
+	out, err := s.List(inTenant(), &metainternalversion.ListOptions{Limit: 700})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.ConfigMapList)
+	if len(got.Items) != 700 || got.Items[699].Name != "w0699" {
+		t.Fatalf("want the first 700 widgets, got %d", len(got.Items))
+	}
+	if got.Continue != "700" || got.RemainingItemCount == nil || *got.RemainingItemCount != 534 {
+		t.Fatalf("want the continue token after the 700th widget, got %+v", got.ListMeta)
+	}
+	if len(*seen) != 2 || (*seen)[0].Limit != listChunk || (*seen)[1].Limit != 200 {
+		t.Fatalf("want a chunk and then the rest of the limit, the backend was asked %+v", *seen)
+	}
 }
