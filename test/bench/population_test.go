@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
@@ -192,57 +192,65 @@ func vmCopy(s *shape, ns, name string) (*kubevirtv1.VirtualMachine, error) {
 	return renamed(&kubevirtv1.VirtualMachine{ObjectMeta: kept(s.vm.ObjectMeta, ns, name), Spec: s.vm.Spec}, objectName(s.index), name)
 }
 
-// finishWrite takes the marker off vm and records versions, over what
-// virt-controller wrote meanwhile.
+// finishWrite takes the marker off vm and records versions in one merge
+// patch: it keeps what virt-controller wrote meanwhile and cannot
+// conflict, and nothing else writes these annotations.
 func (p *population) finishWrite(ctx context.Context, vm *kubevirtv1.VirtualMachine, versions projection.OwnedVersions) error {
-	vms := p.c.kv.KubevirtV1().VirtualMachines(vm.Namespace)
-	// virt-controller writes a new VM several times in its first second.
-	backoff := wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: time.Second}
-	return retry.RetryOnConflict(backoff, func() error {
-		current, err := vms.Get(ctx, vm.Name, metav1.GetOptions{})
+	var recorded metav1.ObjectMeta
+	versions.Record(&recorded)
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+		backendnames.WriteInProgressAnnotation: nil,
+		backendnames.OwnedVersionsAnnotation:   recorded.Annotations[backendnames.OwnedVersionsAnnotation],
+	}}})
+	if err != nil {
+		return err
+	}
+	_, err = p.c.kv.KubevirtV1().VirtualMachines(vm.Namespace).Patch(ctx, vm.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// copyOwned creates the shape's Service and Secrets for vm, all at once,
+// and returns the versions they were created at.
+func (p *population) copyOwned(ctx context.Context, s *shape, vm *kubevirtv1.VirtualMachine) (projection.OwnedVersions, error) {
+	from, ns, name := objectName(s.index), vm.Namespace, vm.Name
+	var mu sync.Mutex
+	versions := projection.OwnedVersions{}
+	record := func(kind string, obj metav1.Object, err error) error {
 		if err != nil {
 			return err
 		}
-		delete(current.Annotations, backendnames.WriteInProgressAnnotation)
-		versions.Record(&current.ObjectMeta)
-		_, err = vms.Update(ctx, current, metav1.UpdateOptions{})
-		return err
-	})
-}
-
-// copyOwned creates the shape's Service and Secrets for vm, one after
-// another, and returns the versions they were created at.
-func (p *population) copyOwned(ctx context.Context, s *shape, vm *kubevirtv1.VirtualMachine) (projection.OwnedVersions, error) {
-	from, ns, name := objectName(s.index), vm.Namespace, vm.Name
-	versions := projection.OwnedVersions{}
+		mu.Lock()
+		defer mu.Unlock()
+		versions[projection.OwnedKey(kind, obj.GetName())] = obj.GetResourceVersion()
+		return nil
+	}
+	writes, ctx := errgroup.WithContext(ctx)
 	if s.service != nil {
-		svc, err := renamed(&corev1.Service{ObjectMeta: ownedBy(s.service.ObjectMeta, vm), Spec: s.service.Spec}, from, name)
-		if err != nil {
-			return nil, err
-		}
-		// What the cluster allocated is the template's own.
-		svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.HealthCheckNodePort = "", nil, 0
-		for i := range svc.Spec.Ports {
-			svc.Spec.Ports[i].NodePort = 0
-		}
-		created, err := p.c.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		versions[projection.OwnedKey("Service", created.Name)] = created.ResourceVersion
+		writes.Go(func() error {
+			svc, err := renamed(&corev1.Service{ObjectMeta: ownedBy(s.service.ObjectMeta, vm), Spec: s.service.Spec}, from, name)
+			if err != nil {
+				return err
+			}
+			// What the cluster allocated is the template's own.
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.HealthCheckNodePort = "", nil, 0
+			for i := range svc.Spec.Ports {
+				svc.Spec.Ports[i].NodePort = 0
+			}
+			svc, err = p.c.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+			return record("Service", svc, err)
+		})
 	}
 	for _, secret := range s.secrets {
-		copied, err := renamed(&corev1.Secret{ObjectMeta: ownedBy(secret.ObjectMeta, vm), Type: secret.Type, Data: secret.Data}, from, name)
-		if err != nil {
-			return nil, err
-		}
-		created, err := p.c.kube.CoreV1().Secrets(ns).Create(ctx, copied, metav1.CreateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		versions[projection.OwnedKey("Secret", created.Name)] = created.ResourceVersion
+		writes.Go(func() error {
+			copied, err := renamed(&corev1.Secret{ObjectMeta: ownedBy(secret.ObjectMeta, vm), Type: secret.Type, Data: secret.Data}, from, name)
+			if err != nil {
+				return err
+			}
+			copied, err = p.c.kube.CoreV1().Secrets(ns).Create(ctx, copied, metav1.CreateOptions{})
+			return record("Secret", copied, err)
+		})
 	}
-	return versions, nil
+	return versions, writes.Wait()
 }
 
 // ownedBy is meta's labels and annotations, its name still the
