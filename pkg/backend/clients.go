@@ -46,10 +46,15 @@ func (c Clients) WatchOptions(opts metav1.ListOptions) metav1.ListOptions {
 	return opts
 }
 
-// NewClients builds the backend clients from config.
+// NewClients builds the backend clients from config, without compression:
+// vm-apiserver runs beside kube-apiserver, where gzipping every list and
+// watch costs kube-apiserver's CPU and vm-apiserver's to save bandwidth
+// that is not short.
 func NewClients(config *rest.Config) (Clients, error) {
 	var c Clients
 	var err error
+	config = rest.CopyConfig(config)
+	config.DisableCompression = true
 	if c.Kube, err = kubernetes.NewForConfig(config); err != nil {
 		return c, err
 	}
