@@ -61,11 +61,14 @@ func isHidden(key string, backend map[string]bool) bool {
 // identity, versioning and lifecycle come from the backend object; reserved
 // labels and annotations are removed and managedFields restored.
 func PublicMeta(backend *metav1.ObjectMeta) (metav1.ObjectMeta, error) {
-	meta := *backend.DeepCopy()
-	meta.Labels = withoutReserved(meta.Labels, nil)
-	meta.Annotations = withoutReserved(meta.Annotations, backendAnnotations)
-	meta.Finalizers = withoutBackendFinalizers(meta.Finalizers)
-	meta.ManagedFields = nil
+	// The backend's own managedFields, and what is rebuilt below, are left
+	// out of the copy: a list copies them for every object.
+	shallow := *backend
+	shallow.ManagedFields, shallow.Labels, shallow.Annotations, shallow.Finalizers = nil, nil, nil, nil
+	meta := *shallow.DeepCopy()
+	meta.Labels = withoutReserved(backend.Labels, nil)
+	meta.Annotations = withoutReserved(backend.Annotations, backendAnnotations)
+	meta.Finalizers = withoutBackendFinalizers(backend.Finalizers)
 	if raw, ok := backend.Annotations[backendnames.ManagedFieldsAnnotation]; ok {
 		if err := json.Unmarshal([]byte(raw), &meta.ManagedFields); err != nil {
 			return metav1.ObjectMeta{}, fmt.Errorf("annotation %s: %w", backendnames.ManagedFieldsAnnotation, err)
