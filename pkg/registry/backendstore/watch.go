@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,13 +58,9 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	// unannounced are objects whose ADDED came while a write of theirs was
 	// under way: their first complete state goes out as ADDED.
 	unannounced map[types.UID]bool
-	// sent is the last state sent of each object, so that the same state
-	// is not sent twice (a joined change the primary object's earlier
-	// event already showed).
-	sent   map[types.UID]runtime.Object
-	result chan watch.Event
-	done   chan struct{}
-	stop   sync.Once
+	result      chan watch.Event
+	done        chan struct{}
+	stop        sync.Once
 }
 
 func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
@@ -76,7 +71,6 @@ func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context,
 		options:     options,
 		matched:     matched,
 		unannounced: map[types.UID]bool{},
-		sent:        map[types.UID]runtime.Object{},
 		result:      make(chan watch.Event),
 		done:        make(chan struct{}),
 	}
@@ -201,13 +195,6 @@ func (w *translatingWatch[B, L]) translate(ctx context.Context, event watch.Even
 	}
 	if err != nil {
 		return event, false, fmt.Errorf("reading %s %s/%s: %w", w.store.Kind, primary.GetNamespace(), primary.GetName(), err)
-	}
-	if event.Type == watch.Deleted {
-		delete(w.sent, uid)
-	} else if last, ok := w.sent[uid]; ok && event.Type == watch.Modified && apiequality.Semantic.DeepEqual(last, obj) {
-		return event, false, nil
-	} else {
-		w.sent[uid] = obj
 	}
 	out, ok := w.filter(watch.Event{Type: event.Type, Object: obj}, uid)
 	return out, ok, nil
