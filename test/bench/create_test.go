@@ -24,6 +24,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	appsv1alpha1 "github.com/cozystack/vm-apiserver/pkg/apis/apps/v1alpha1"
@@ -92,11 +93,23 @@ func measureCreates(t *testing.T, p *population, cfg config, n int, res *scaleRe
 		t.Fatal(err)
 	}
 	defer func() {
-		// Not waited for: the next scale waits until vm-apiserver lists
-		// exactly its population.
 		if err := p.c.kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}); err != nil {
 			t.Error(err)
+			return
 		}
+		if n == cfg.scales[len(cfg.scales)-1] {
+			return
+		}
+		// Gone before the next scale populates: deleting it alongside took
+		// longer than populating 9,000 copies, which then waited for it
+		// (the lists count exactly the population).
+		poll(t, "namespace "+ns+" to be deleted", time.Second, 10*time.Minute, func(ctx context.Context) (bool, string) {
+			_, err := p.c.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, ""
+			}
+			return false, fmt.Sprintf("still there (%v)", err)
+		})
 	}()
 	external := p.shapes[0]
 	spec := external.spec
