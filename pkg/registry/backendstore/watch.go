@@ -63,6 +63,13 @@ type translatingWatch[B BackendObject, L runtime.Object] struct {
 	stop        sync.Once
 }
 
+// resultBuffer is how many translated events wait for the client's
+// connection. The generic server flushes the response (and, for gzip, ends
+// a compressed block) whenever no event is waiting: unbuffered, that was
+// once per event, 10,000 flushes for an informer's initial events, where
+// kube-apiserver's own watches, buffered too, flush once per burst.
+const resultBuffer = 100
+
 func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context, cancel context.CancelFunc, backend <-chan watch.Event, store *Store[B, L], options *metainternalversion.ListOptions, matched map[types.UID]bool) *translatingWatch[B, L] {
 	w := &translatingWatch[B, L]{
 		backend:     backend,
@@ -71,7 +78,7 @@ func newTranslatingWatch[B BackendObject, L runtime.Object](ctx context.Context,
 		options:     options,
 		matched:     matched,
 		unannounced: map[types.UID]bool{},
-		result:      make(chan watch.Event),
+		result:      make(chan watch.Event, resultBuffer),
 		done:        make(chan struct{}),
 	}
 	go w.run(ctx)

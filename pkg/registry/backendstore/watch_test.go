@@ -17,14 +17,19 @@ limitations under the License.
 package backendstore
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -178,5 +183,23 @@ func TestWatchFromNowStartsAtTheListedResourceVersion(t *testing.T) {
 	defer w.Stop()
 	if started.ResourceVersion != "77" || !started.AllowWatchBookmarks {
 		t.Fatalf("want the backend watch from 77 with bookmarks (to resume from), got %+v", started)
+	}
+}
+
+// The events of a burst wait, translated, for a client that reads slower
+// than they come, as kube-apiserver's watches queue theirs: the generic
+// server then flushes the response once per burst, not once per event.
+func TestWatchQueuesTranslatedEventsForASlowClient(t *testing.T) {
+	w, backendWatch, _ := watchWidgets(t, from("100"))
+	const burst = 5
+	for i := range burst {
+		backendWatch.Add(widget(fmt.Sprintf("w%d", i), strconv.Itoa(101+i)))
+	}
+	queued := func(ctx context.Context) (bool, error) { return len(w.ResultChan()) == burst, nil }
+	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 5*time.Second, true, queued); err != nil {
+		t.Fatalf("%d of %d events queued for the client", len(w.ResultChan()), burst)
+	}
+	for i := range burst {
+		expect(t, w, watch.Added, fmt.Sprintf("w%d", i))
 	}
 }
