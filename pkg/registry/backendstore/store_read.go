@@ -19,6 +19,7 @@ package backendstore
 import (
 	"context"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,7 +85,21 @@ const listChunk = 500
 // opts.Limit primary objects are read (all when 0); the list metadata is
 // the snapshot's resourceVersion and the continue token and remaining
 // count after the last object read.
+//
+// A snapshot can expire between chunks (etcd compacted it); a list the
+// client did not page itself then starts over once, from a new snapshot,
+// rather than answer a continue token the client never sent with 410.
 func (s *Store[B, L]) listProjected(ctx context.Context, opts metav1.ListOptions, keep func(runtime.Object) bool) ([]runtime.Object, metav1.ListMeta, error) {
+	items, out, expired, err := s.listChunks(ctx, opts, keep)
+	if expired && opts.Continue == "" {
+		items, out, _, err = s.listChunks(ctx, opts, keep)
+	}
+	return items, out, err
+}
+
+// listChunks is listProjected's one pass; its bool tells that it failed
+// because the snapshot expired after the first chunk.
+func (s *Store[B, L]) listChunks(ctx context.Context, opts metav1.ListOptions, keep func(runtime.Object) bool) ([]runtime.Object, metav1.ListMeta, bool, error) {
 	client := s.Adapter.Client(genericapirequest.NamespaceValue(ctx))
 	want, read := opts.Limit, int64(0)
 	var items []runtime.Object
@@ -96,12 +111,12 @@ func (s *Store[B, L]) listProjected(ctx context.Context, opts metav1.ListOptions
 		}
 		list, err := client.List(ctx, opts)
 		if err != nil {
-			return nil, out, s.publicError(err, "")
+			return nil, out, !first && apierrors.IsResourceExpired(err), s.publicError(err, "")
 		}
 		primaries := s.Adapter.Items(list)
 		projected, err := s.Adapter.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), primaries)
 		if err != nil {
-			return nil, out, s.publicError(err, "")
+			return nil, out, false, s.publicError(err, "")
 		}
 		for _, obj := range projected {
 			// One unreadable object must not hide the others. A page may
@@ -112,7 +127,7 @@ func (s *Store[B, L]) listProjected(ctx context.Context, opts metav1.ListOptions
 		}
 		listMeta, err := meta.ListAccessor(list)
 		if err != nil {
-			return nil, out, err
+			return nil, out, false, err
 		}
 		if first {
 			out.ResourceVersion = listMeta.GetResourceVersion()
@@ -120,7 +135,7 @@ func (s *Store[B, L]) listProjected(ctx context.Context, opts metav1.ListOptions
 		read += int64(len(primaries))
 		out.Continue, out.RemainingItemCount = listMeta.GetContinue(), listMeta.GetRemainingItemCount()
 		if out.Continue == "" || (want > 0 && read >= want) {
-			return items, out, nil
+			return items, out, false, nil
 		}
 		// The token names the snapshot; kube-apiserver refuses a
 		// resourceVersion beside it.

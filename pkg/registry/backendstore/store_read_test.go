@@ -275,3 +275,33 @@ func TestListWithALimitAboveTheChunkReadsUpToTheLimit(t *testing.T) {
 		t.Fatalf("want a chunk and then the rest of the limit, the backend was asked %+v", *seen)
 	}
 }
+
+func TestListOfAllStartsOverWhenItsSnapshotExpiresBetweenChunks(t *testing.T) {
+	s, kube := newWidgetStore(t)
+	seen := pagedWidgets(s, 1234)
+	expireOnce := true
+	kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.ListActionImpl).ListOptions.Continue == "" || !expireOnce {
+			return false, nil, nil
+		}
+		expireOnce = false
+		return true, nil, apierrors.NewResourceExpired("The provided continue parameter is too old")
+	})
+	out, err := s.List(inTenant(), &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*corev1.ConfigMapList); len(got.Items) != 1234 || got.Continue != "" {
+		t.Fatalf("want all 1234 widgets from the second snapshot, got %d (continue %q)", len(got.Items), got.Continue)
+	}
+	if len(*seen) != 4 || (*seen)[1].Continue != "" {
+		t.Fatalf("want the first chunk, then a new pass of three, the backend was asked %+v", *seen)
+	}
+}
+
+func TestListPagedByTheClientAnswersAnExpiredContinueWith410(t *testing.T) {
+	s, kube := newWidgetStore(t)
+	failing(kube, "list", apierrors.NewResourceExpired("The provided continue parameter is too old"))
+	_, err := s.List(inTenant(), &metainternalversion.ListOptions{Limit: 500, Continue: "500"})
+	assertStatus(t, err, 410, "")
+}
