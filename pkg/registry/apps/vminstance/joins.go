@@ -50,6 +50,27 @@ const (
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
+// joinedObject is one joined object of the VMInstance instance.
+type joinedObject struct {
+	namespace, instance, kind, name string
+}
+
+func (o joinedObject) recordKey() string { return projection.OwnedKey(o.kind, o.name) }
+
+// joinedObjectsOf are the objects the VMInstance of vm joins in, whose
+// versions its record holds (instance types, shared by many, are not).
+func joinedObjectsOf(vm *kubevirtv1.VirtualMachine) []joinedObject {
+	joined := func(kind, name string) joinedObject {
+		return joinedObject{namespace: vm.Namespace, instance: vm.Name, kind: kind, name: name}
+	}
+	return []joinedObject{
+		joined(serviceKind, vm.Name),
+		joined(secretKind, backendnames.CloudInitSecretName(vm.Name)),
+		joined(secretKind, backendnames.SSHKeysSecretName(vm.Name)),
+		joined(vmiKind, vm.Name),
+	}
+}
+
 // project reads vm and its joined objects as a VMInstance. A Service or
 // Secret counts only when it carries the VMInstance's label, so a tenant's
 // own object of the same name is never read as part of it.
@@ -121,12 +142,17 @@ func (c *JoinCache) joinsOf(ctx context.Context, namespace string, vms []*kubevi
 	seenTypes := map[string]bool{}
 	for _, vm := range vms {
 		versions := projection.OwnedVersionsOf(&vm.ObjectMeta)
-		owned := func(kind, name string) wanted {
-			return wanted{namespace: vm.Namespace, name: name, fresh: versions.Freshness(projection.OwnedKey(kind, name))}
+		for _, o := range joinedObjectsOf(vm) {
+			w := wanted{namespace: o.namespace, name: o.name, fresh: versions.Freshness(o.recordKey())}
+			switch o.kind {
+			case serviceKind:
+				services = append(services, w)
+			case secretKind:
+				secrets = append(secrets, w)
+			case vmiKind:
+				vmis = append(vmis, w)
+			}
 		}
-		services = append(services, owned(serviceKind, vm.Name))
-		secrets = append(secrets, owned(secretKind, backendnames.CloudInitSecretName(vm.Name)), owned(secretKind, backendnames.SSHKeysSecretName(vm.Name)))
-		vmis = append(vmis, wanted{namespace: vm.Namespace, name: vm.Name, fresh: versions.Freshness(projection.OwnedKey(vmiKind, vm.Name))})
 		if it := instanceTypeName(vm); it != "" && !seenTypes[it] {
 			seenTypes[it] = true
 			types = append(types, wanted{name: it})

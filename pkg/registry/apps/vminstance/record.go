@@ -73,13 +73,6 @@ type CachedVMs interface {
 	VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool)
 }
 
-// joinedObject is one joined object of the VMInstance instance.
-type joinedObject struct {
-	namespace, instance, kind, name string
-}
-
-func (o joinedObject) recordKey() string { return projection.OwnedKey(o.kind, o.name) }
-
 // recordWorkers is how many changes are recorded at once.
 const recordWorkers = 4
 
@@ -345,12 +338,7 @@ func (r *JoinRecorder) catchUp(ctx context.Context) {
 
 func (r *JoinRecorder) queueUncovered(vm *kubevirtv1.VirtualMachine) {
 	versions := projection.OwnedVersionsOf(&vm.ObjectMeta)
-	for _, o := range []joinedObject{
-		{namespace: vm.Namespace, instance: vm.Name, kind: serviceKind, name: vm.Name},
-		{namespace: vm.Namespace, instance: vm.Name, kind: secretKind, name: backendnames.CloudInitSecretName(vm.Name)},
-		{namespace: vm.Namespace, instance: vm.Name, kind: secretKind, name: backendnames.SSHKeysSecretName(vm.Name)},
-		{namespace: vm.Namespace, instance: vm.Name, kind: vmiKind, name: vm.Name},
-	} {
+	for _, o := range joinedObjectsOf(vm) {
 		current := r.cached(o)
 		if current != nil && current.GetLabels()[backendnames.InstanceLabel] != vm.Name {
 			continue // not this VMInstance's
