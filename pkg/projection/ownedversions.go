@@ -75,8 +75,8 @@ func FreshnessOf(rv string) Freshness {
 	if rv == "" {
 		return Freshness{Known: true, Absent: true}
 	}
-	n, err := strconv.ParseUint(rv, 10, 64)
-	if err != nil {
+	n, ok := revision(rv)
+	if !ok {
 		return Freshness{}
 	}
 	return Freshness{Known: true, Version: n}
@@ -92,6 +92,33 @@ func (f Freshness) SatisfiedBy(cached metav1.Object) bool {
 	case f.Absent:
 		return false
 	}
-	n, err := strconv.ParseUint(cached.GetResourceVersion(), 10, 64)
-	return err != nil || n >= f.Version
+	n, ok := revision(cached.GetResourceVersion())
+	return !ok || n >= f.Version
+}
+
+// Covers tells whether the record of key holds current (nil: absent) or a
+// newer state: the opposite question to Freshness, asked by whoever
+// records a change rather than by a read. Versions that are not revisions
+// cover only themselves.
+func (v OwnedVersions) Covers(key string, current metav1.Object) bool {
+	recorded, ok := v[key]
+	if current == nil {
+		return !ok || recorded == ""
+	}
+	if !ok || recorded == "" {
+		return false
+	}
+	want, wantOK := revision(recorded)
+	have, haveOK := revision(current.GetResourceVersion())
+	if !wantOK || !haveOK {
+		return recorded == current.GetResourceVersion()
+	}
+	return want >= have
+}
+
+// revision is rv as an etcd revision; ok is false for a version that is
+// not one.
+func revision(rv string) (uint64, bool) {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	return n, err == nil
 }

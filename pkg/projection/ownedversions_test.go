@@ -65,3 +65,31 @@ func TestFreshness(t *testing.T) {
 		t.Error("an unreadable record must ask for nothing")
 	}
 }
+
+func TestCovers(t *testing.T) {
+	at := func(rv string) metav1.Object {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}}
+	}
+	versions := OwnedVersions{"Service/web": "12", "Secret/gone": "", "Secret/odd": "x1"}
+	for _, c := range []struct {
+		name    string
+		key     string
+		current metav1.Object
+		want    bool
+	}{
+		{"recorded newer", "Service/web", at("11"), true},
+		{"recorded the same", "Service/web", at("12"), true},
+		{"changed since", "Service/web", at("40"), false},
+		{"deleted since", "Service/web", nil, false},
+		{"recorded absent, still absent", "Secret/gone", nil, true},
+		{"recorded absent, created since", "Secret/gone", at("3"), false},
+		{"never recorded, absent", "Secret/other", nil, true},
+		{"never recorded, present", "Secret/other", at("1"), false},
+		{"not a revision, the same", "Secret/odd", at("x1"), true},
+		{"not a revision, another", "Secret/odd", at("x2"), false},
+	} {
+		if got := versions.Covers(c.key, c.current); got != c.want {
+			t.Errorf("%s: Covers = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -18,7 +18,6 @@ package vminstance
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -230,8 +229,7 @@ func (r *JoinRecorder) settled(vm *kubevirtv1.VirtualMachine, o joinedObject) (r
 	if checkNoWriteInProgress(vm, time.Now()) != nil {
 		return time.Second, true
 	}
-	recorded, ok := projection.OwnedVersionsOf(&vm.ObjectMeta)[o.recordKey()]
-	return 0, covers(recorded, ok, r.cached(o))
+	return 0, projection.OwnedVersionsOf(&vm.ObjectMeta).Covers(o.recordKey(), r.cached(o))
 }
 
 // showsChange tells whether the VMInstance of vm shows o differently as
@@ -286,23 +284,6 @@ func (r *JoinRecorder) putBack(o joinedObject, before metav1.Object, known bool)
 	}
 }
 
-// covers tells whether a recorded version (ok: there is one; "": absent)
-// is at least as new as the current object (nil: absent).
-func covers(recorded string, ok bool, current metav1.Object) bool {
-	if current == nil {
-		return !ok || recorded == ""
-	}
-	if !ok || recorded == "" {
-		return false
-	}
-	want, err := strconv.ParseUint(recorded, 10, 64)
-	have, err2 := strconv.ParseUint(current.GetResourceVersion(), 10, 64)
-	if err != nil || err2 != nil {
-		return recorded == current.GetResourceVersion()
-	}
-	return want >= have
-}
-
 // versionOf is the version recorded for obj: "" for absent.
 func versionOf(obj metav1.Object) string {
 	if obj == nil {
@@ -343,12 +324,12 @@ func (r *JoinRecorder) queueUncovered(vm *kubevirtv1.VirtualMachine) {
 		if current != nil && current.GetLabels()[backendnames.InstanceLabel] != vm.Name {
 			continue // not this VMInstance's
 		}
-		recorded, ok := versions[o.recordKey()]
-		if covers(recorded, ok, current) {
+		if versions.Covers(o.recordKey(), current) {
 			continue
 		}
 		// Never recorded: the VMInstance showed it absent. Recorded older:
 		// what it showed is unknown.
-		r.changed(o, nil, !ok)
+		_, recorded := versions[o.recordKey()]
+		r.changed(o, nil, !recorded)
 	}
 }
