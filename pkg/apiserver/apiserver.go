@@ -24,14 +24,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/catalogue"
 	"github.com/cozystack/vm-apiserver/pkg/controller/diskprotection"
@@ -107,8 +105,7 @@ func (c *Config) New() (*Server, error) {
 		return nil
 	})
 
-	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
-	group.NegotiatedSerializer = jsonAndYAMLOnly{group.NegotiatedSerializer}
+	group := servedGroup()
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
 		"vmdisks": vmdisk.NewREST(clients, protection, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, vminstance.Options{

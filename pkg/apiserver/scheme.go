@@ -21,7 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 
+	"github.com/cozystack/vm-apiserver/pkg/apis/apps"
 	"github.com/cozystack/vm-apiserver/pkg/apis/apps/install"
 )
 
@@ -46,12 +48,19 @@ func init() {
 	)
 }
 
+// servedGroup is the API group as served, without its storage: the
+// generic server's defaults (which stream lists as they encode them),
+// without protobuf.
+func servedGroup() genericapiserver.APIGroupInfo {
+	group := genericapiserver.NewDefaultAPIGroupInfo(apps.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.NegotiatedSerializer = jsonAndYAMLOnly{group.NegotiatedSerializer}
+	return group
+}
+
 // jsonAndYAMLOnly serves the API group in JSON and YAML (and CBOR where
 // enabled) but not protobuf: the types have no protobuf encoding, and
 // offering it made clients that prefer protobuf (the namespace controller's
-// deletecollection) fail instead of falling back to JSON. It wraps the
-// serializer the generic server chose, which streams lists as it encodes
-// them rather than building the whole response in memory first.
+// deletecollection) fail instead of falling back to JSON.
 type jsonAndYAMLOnly struct {
 	runtime.NegotiatedSerializer
 }
