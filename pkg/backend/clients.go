@@ -17,13 +17,24 @@ limitations under the License.
 package backend
 
 import (
+	"net/http"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/containerizeddataimporter"
+	cdischeme "kubevirt.io/client-go/containerizeddataimporter/scheme"
+	cdicorev1beta1 "kubevirt.io/client-go/containerizeddataimporter/typed/core/v1beta1"
 	kubevirtclient "kubevirt.io/client-go/kubevirt"
+	kubevirtscheme "kubevirt.io/client-go/kubevirt/scheme"
+	kubevirtcorev1 "kubevirt.io/client-go/kubevirt/typed/core/v1"
+	cdiv1beta1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
 
 // Clients reach the backend with vm-apiserver's own identity.
@@ -49,18 +60,81 @@ func (c Clients) WatchOptions(opts metav1.ListOptions) metav1.ListOptions {
 // NewClients builds the backend clients from config, without compression:
 // vm-apiserver runs beside kube-apiserver, where gzipping every list and
 // watch costs kube-apiserver's CPU and vm-apiserver's to save bandwidth
-// that is not short.
+// that is not short. The kubevirt.io/v1 and cdi.kubevirt.io/v1beta1 clients,
+// which read every VirtualMachine and DataVolume, decode with
+// typedJSONCodecs.
 func NewClients(config *rest.Config) (Clients, error) {
 	var c Clients
-	var err error
 	config = rest.CopyConfig(config)
 	config.DisableCompression = true
-	if c.Kube, err = kubernetes.NewForConfig(config); err != nil {
+	httpClient, err := rest.HTTPClientFor(config)
+	if err != nil {
 		return c, err
 	}
-	if c.KubeVirt, err = kubevirtclient.NewForConfig(config); err != nil {
+	if c.Kube, err = kubernetes.NewForConfigAndClient(config, httpClient); err != nil {
 		return c, err
 	}
-	c.CDI, err = containerizeddataimporter.NewForConfig(config)
-	return c, err
+	kubeVirtConfig := withOwnRateLimiter(config)
+	kubeVirt, err := kubevirtclient.NewForConfigAndClient(kubeVirtConfig, httpClient)
+	if err != nil {
+		return c, err
+	}
+	kubeVirtV1, err := typedJSONClient(kubeVirtConfig, httpClient, kubevirtv1.SchemeGroupVersion, kubevirtscheme.Scheme, kubevirtscheme.Codecs)
+	if err != nil {
+		return c, err
+	}
+	c.KubeVirt = kubeVirtClient{Interface: kubeVirt, v1: kubevirtcorev1.New(kubeVirtV1)}
+	cdiConfig := withOwnRateLimiter(config)
+	cdi, err := containerizeddataimporter.NewForConfigAndClient(cdiConfig, httpClient)
+	if err != nil {
+		return c, err
+	}
+	cdiV1beta1, err := typedJSONClient(cdiConfig, httpClient, cdiv1beta1.SchemeGroupVersion, cdischeme.Scheme, cdischeme.Codecs)
+	if err != nil {
+		return c, err
+	}
+	c.CDI = cdiClient{Interface: cdi, v1beta1: cdicorev1beta1.New(cdiV1beta1)}
+	return c, nil
 }
+
+// withOwnRateLimiter is config with a rate limiter of its own, for one
+// clientset and the typedJSONClient that replaces one of its groups, as each
+// clientset has its own budget.
+func withOwnRateLimiter(config *rest.Config) *rest.Config {
+	config = rest.CopyConfig(config)
+	if config.RateLimiter == nil && config.QPS > 0 {
+		config.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(config.QPS, config.Burst)
+	}
+	return config
+}
+
+// typedJSONClient is a REST client for gv's typed objects that decodes with
+// typedJSONCodecs, configured as the generated clients configure theirs.
+func typedJSONClient(config *rest.Config, httpClient *http.Client, gv schema.GroupVersion, scheme *runtime.Scheme, codecs serializer.CodecFactory) (*rest.RESTClient, error) {
+	config = rest.CopyConfig(config)
+	config.GroupVersion = &gv
+	config.APIPath = "/apis"
+	config.NegotiatedSerializer = newTypedJSONCodecs(scheme, codecs)
+	if config.UserAgent == "" {
+		config.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	return rest.RESTClientForConfigAndClient(config, httpClient)
+}
+
+// kubeVirtClient is KubeVirt's clientset with a typedJSONClient for
+// kubevirt.io/v1.
+type kubeVirtClient struct {
+	kubevirtclient.Interface
+	v1 kubevirtcorev1.KubevirtV1Interface
+}
+
+func (c kubeVirtClient) KubevirtV1() kubevirtcorev1.KubevirtV1Interface { return c.v1 }
+
+// cdiClient is CDI's clientset with a typedJSONClient for
+// cdi.kubevirt.io/v1beta1.
+type cdiClient struct {
+	containerizeddataimporter.Interface
+	v1beta1 cdicorev1beta1.CdiV1beta1Interface
+}
+
+func (c cdiClient) CdiV1beta1() cdicorev1beta1.CdiV1beta1Interface { return c.v1beta1 }
