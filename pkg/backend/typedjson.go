@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
 // typedJSONDecodeOptions read what kube-apiserver writes the way
@@ -33,10 +34,49 @@ var typedJSONDecodeOptions = json.JoinOptions(
 	json.DefaultOptionsV2(),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
+	json.WithUnmarshalers(kubeVirtUnmarshalers),
 )
 
+// kubeVirtUnmarshalers stand in for the UnmarshalJSON methods of KubeVirt
+// types that decode the whole value again with encoding/json only to rewrite
+// one field (DNS nameservers, a CIDR). The VirtualMachineInstanceSpec's is
+// most of a VirtualMachine. The type's own method still runs when that
+// field is set.
+var kubeVirtUnmarshalers = json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, spec *kubevirtv1.VirtualMachineInstanceSpec) error {
+		type withoutMethods kubevirtv1.VirtualMachineInstanceSpec
+		return unmarshalUnlessRewritten(dec, (*withoutMethods)(spec), spec.UnmarshalJSON, func() bool {
+			return spec.DNSConfig != nil && len(spec.DNSConfig.Nameservers) > 0
+		})
+	}),
+	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, network *kubevirtv1.PodNetwork) error {
+		type withoutMethods kubevirtv1.PodNetwork
+		return unmarshalUnlessRewritten(dec, (*withoutMethods)(network), network.UnmarshalJSON, func() bool {
+			return network.VMNetworkCIDR != ""
+		})
+	}),
+)
+
+// unmarshalUnlessRewritten reads the next value into out, the object without
+// its UnmarshalJSON method, and then calls that method, unmarshalJSON, only
+// if rewritten says the value has what it rewrites.
+func unmarshalUnlessRewritten(dec *jsontext.Decoder, out any, unmarshalJSON func([]byte) error, rewritten func() bool) error {
+	value, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(value, out, dec.Options()); err != nil {
+		return err
+	}
+	if rewritten() {
+		return unmarshalJSON(value)
+	}
+	return nil
+}
+
 // typedJSONCodecs is a scheme's codecs, JSON only, whose decoder reads typed
-// objects in one pass with the JSON v2 decoder. apimachinery's serializer
+// objects in one pass with the JSON v2 decoder, and whose watch streams are
+// split with jsonFramer. apimachinery's serializer
 // reads every body twice with encoding/json, once only to find its kind,
 // and decoding the VirtualMachines was most of vm-apiserver's CPU in lists
 // and watches (docs/benchmarks.md). Encoding is apimachinery's.
@@ -51,6 +91,7 @@ func newTypedJSONCodecs(scheme *runtime.Scheme, codecs serializer.CodecFactory) 
 	info.Serializer = decoder
 	stream := *info.StreamSerializer
 	stream.Serializer = typedJSONSerializer{Serializer: stream.Serializer, creater: scheme, typer: scheme}
+	stream.Framer = jsonFramer{Framer: stream.Framer}
 	info.StreamSerializer = &stream
 	return typedJSONCodecs{WithoutConversionCodecFactory: serializer.WithoutConversionCodecFactory{CodecFactory: codecs}, json: info}
 }

@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/apitesting/fuzzer"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metafuzzer "k8s.io/apimachinery/pkg/apis/meta/fuzzer"
@@ -116,6 +117,38 @@ func TestTypedJSONDecodesRandomObjectsAsApimachineryDoes(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// KubeVirt rewrites DNS nameservers and the pod network's CIDR while it
+// decodes them (010.000.000.001 becomes 10.0.0.1); the typed decoder must
+// too.
+func TestTypedJSONRewritesWhatKubeVirtRewritesWhileDecoding(t *testing.T) {
+	standard, typed := decoders(t)
+	vmi := &kubevirtv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm"},
+		Spec: kubevirtv1.VirtualMachineInstanceSpec{
+			DNSConfig: &corev1.PodDNSConfig{Nameservers: []string{"010.000.000.001", "0:0:0:0:0:0:0:1"}},
+			Networks: []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{
+				Pod: &kubevirtv1.PodNetwork{VMNetworkCIDR: "010.000.002.000/24"},
+			}}},
+		},
+	}
+	data := encodeJSON(t, vmi)
+
+	want, err := runtime.Decode(standard, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := want.(*kubevirtv1.VirtualMachineInstance).Spec.DNSConfig.Nameservers[0]; got != "10.0.0.1" {
+		t.Fatalf("KubeVirt's decoding left nameserver %q; this test expects it rewritten to 10.0.0.1", got)
+	}
+	got, err := runtime.Decode(typed, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !apiequality.Semantic.DeepEqual(want, got) {
+		t.Fatalf("decoded differently (-apimachinery +typed):\n%s", cmp.Diff(want, got))
 	}
 }
 
