@@ -83,7 +83,7 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if err != nil {
 		return c, err
 	}
-	c.KubeVirt = kubeVirtClient{Interface: kubeVirt, v1: kubevirtcorev1.New(kubeVirtV1)}
+	c.KubeVirt = kubeVirtClient{Interface: kubeVirt, v1: streamedKubeVirtV1{kubevirtcorev1.New(kubeVirtV1)}}
 	cdiConfig := withOwnRateLimiter(config)
 	cdi, err := containerizeddataimporter.NewForConfigAndClient(cdiConfig, httpClient)
 	if err != nil {
@@ -122,7 +122,7 @@ func typedJSONClient(config *rest.Config, httpClient *http.Client, gv schema.Gro
 }
 
 // kubeVirtClient is KubeVirt's clientset with a typedJSONClient for
-// kubevirt.io/v1.
+// kubevirt.io/v1, whose VirtualMachine lists are streamed.
 type kubeVirtClient struct {
 	kubevirtclient.Interface
 	v1 kubevirtcorev1.KubevirtV1Interface
