@@ -77,6 +77,8 @@ var (
 
 type widgetAdapter struct {
 	kube *kubefake.Clientset
+	// projectingList, when set, is called as ToPublicList starts.
+	projectingList func()
 }
 
 func (r *widgetAdapter) Client(namespace string) Client[*corev1.ConfigMap, *corev1.ConfigMapList] {
@@ -107,6 +109,9 @@ func (*widgetAdapter) ToPublic(_ context.Context, cm *corev1.ConfigMap) (runtime
 }
 
 func (r *widgetAdapter) ToPublicList(ctx context.Context, _ string, cms []*corev1.ConfigMap) ([]runtime.Object, error) {
+	if r.projectingList != nil {
+		r.projectingList()
+	}
 	out := make([]runtime.Object, len(cms))
 	for i, cm := range cms {
 		if obj, err := r.ToPublic(ctx, cm); err == nil {

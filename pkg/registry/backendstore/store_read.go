@@ -75,8 +75,9 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 
 // listChunk is how many primary objects a list reads from the backend at a
 // time. Projected objects are a fraction of the size of the primary ones,
-// so reading 10,000 VMs in chunks holds one chunk of them in memory rather
-// than all, and the list costs tens of MiB less at its peak.
+// so reading 10,000 VMs in chunks holds two chunks of them in memory (the
+// one projected, the next one read meanwhile) rather than all, and the list
+// costs tens of MiB less at its peak.
 const listChunk = 500
 
 // listProjected lists the primary objects opts selects, in chunks of at
@@ -98,23 +99,52 @@ func (s *Store[B, L]) listProjected(ctx context.Context, opts metav1.ListOptions
 }
 
 // listChunks is listProjected's one pass; its bool tells that it failed
-// because the snapshot expired after the first chunk.
+// because the snapshot expired after the first chunk. The next chunk is
+// read while this one is projected.
 func (s *Store[B, L]) listChunks(ctx context.Context, opts metav1.ListOptions, keep func(runtime.Object) bool) ([]runtime.Object, metav1.ListMeta, bool, error) {
-	client := s.Adapter.Client(genericapirequest.NamespaceValue(ctx))
+	namespace := genericapirequest.NamespaceValue(ctx)
+	client := s.Adapter.Client(namespace)
+	ctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	want, read := opts.Limit, int64(0)
-	var items []runtime.Object
-	var out metav1.ListMeta
-	for first := true; ; first = false {
+	readChunk := func() <-chan backendList[L] {
 		opts.Limit = listChunk
 		if want > 0 && want-read < listChunk {
 			opts.Limit = want - read
 		}
-		list, err := client.List(ctx, opts)
-		if err != nil {
-			return nil, out, !first && apierrors.IsResourceExpired(err), s.publicError(err, "")
+		chunk := make(chan backendList[L], 1)
+		go func(opts metav1.ListOptions) {
+			list, err := client.List(ctx, opts)
+			chunk <- backendList[L]{list, err}
+		}(opts)
+		return chunk
+	}
+	var items []runtime.Object
+	var out metav1.ListMeta
+	next := readChunk()
+	for first := true; ; first = false {
+		chunk := <-next
+		if chunk.err != nil {
+			return nil, out, !first && apierrors.IsResourceExpired(chunk.err), s.publicError(chunk.err, "")
 		}
-		primaries := s.Adapter.Items(list)
-		projected, err := s.Adapter.ToPublicList(ctx, genericapirequest.NamespaceValue(ctx), primaries)
+		listMeta, err := meta.ListAccessor(chunk.list)
+		if err != nil {
+			return nil, out, false, err
+		}
+		if first {
+			out.ResourceVersion = listMeta.GetResourceVersion()
+		}
+		primaries := s.Adapter.Items(chunk.list)
+		read += int64(len(primaries))
+		out.Continue, out.RemainingItemCount = listMeta.GetContinue(), listMeta.GetRemainingItemCount()
+		last := out.Continue == "" || (want > 0 && read >= want)
+		if !last {
+			// The token names the snapshot; kube-apiserver refuses a
+			// resourceVersion beside it.
+			opts.Continue, opts.ResourceVersion, opts.ResourceVersionMatch = out.Continue, "", ""
+			next = readChunk()
+		}
+		projected, err := s.Adapter.ToPublicList(ctx, namespace, primaries)
 		if err != nil {
 			return nil, out, false, s.publicError(err, "")
 		}
@@ -125,22 +155,16 @@ func (s *Store[B, L]) listChunks(ctx context.Context, opts metav1.ListOptions, k
 				items = append(items, obj)
 			}
 		}
-		listMeta, err := meta.ListAccessor(list)
-		if err != nil {
-			return nil, out, false, err
-		}
-		if first {
-			out.ResourceVersion = listMeta.GetResourceVersion()
-		}
-		read += int64(len(primaries))
-		out.Continue, out.RemainingItemCount = listMeta.GetContinue(), listMeta.GetRemainingItemCount()
-		if out.Continue == "" || (want > 0 && read >= want) {
+		if last {
 			return items, out, false, nil
 		}
-		// The token names the snapshot; kube-apiserver refuses a
-		// resourceVersion beside it.
-		opts.Continue, opts.ResourceVersion, opts.ResourceVersionMatch = out.Continue, "", ""
 	}
+}
+
+// backendList is one chunk of a list read from the backend.
+type backendList[L runtime.Object] struct {
+	list L
+	err  error
 }
 
 // Watch watches the primary backend objects and translates every event.

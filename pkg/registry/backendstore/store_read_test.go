@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -254,6 +256,37 @@ func TestListOfAllReadsTheBackendInChunksOfOneSnapshot(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, *seen); diff != "" {
 		t.Fatalf("the backend was asked (-want +got):\n%s", diff)
+	}
+}
+
+func TestListReadsTheNextChunkWhileItProjectsThisOne(t *testing.T) {
+	s, kube := newWidgetStore(t)
+	pagedWidgets(s, 1234)
+	secondAsked := make(chan struct{})
+	kube.PrependReactor("list", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.ListActionImpl).ListOptions.Continue == "500" {
+			close(secondAsked)
+		}
+		return false, nil, nil
+	})
+	projections := 0
+	s.Adapter.(*widgetAdapter).projectingList = func() {
+		projections++
+		if projections > 1 {
+			return
+		}
+		select {
+		case <-secondAsked:
+		case <-time.After(wait.ForeverTestTimeout):
+			t.Error("the second chunk was not asked for while the first was projected")
+		}
+	}
+	out, err := s.List(inTenant(), &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*corev1.ConfigMapList); len(got.Items) != 1234 || projections != 3 {
+		t.Fatalf("want 1234 widgets projected in 3 chunks, got %d in %d", len(got.Items), projections)
 	}
 }
 
