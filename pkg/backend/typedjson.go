@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -39,39 +40,52 @@ var typedJSONDecodeOptions = json.JoinOptions(
 
 // kubeVirtUnmarshalers stand in for the UnmarshalJSON methods of KubeVirt
 // types that decode the whole value again with encoding/json only to rewrite
-// one field (DNS nameservers, a CIDR). The VirtualMachineInstanceSpec's is
-// most of a VirtualMachine. The type's own method still runs when that
-// field is set.
+// one field (DNS nameservers, the pod network's CIDR). The
+// VirtualMachineInstanceSpec's is most of a VirtualMachine. The value is
+// decoded in the same pass as the rest; when the field is set, the type's
+// own method rewrites it, given that field alone.
 var kubeVirtUnmarshalers = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, spec *kubevirtv1.VirtualMachineInstanceSpec) error {
 		type withoutMethods kubevirtv1.VirtualMachineInstanceSpec
-		return unmarshalUnlessRewritten(dec, (*withoutMethods)(spec), spec.UnmarshalJSON, func() bool {
-			return spec.DNSConfig != nil && len(spec.DNSConfig.Nameservers) > 0
-		})
+		if err := json.UnmarshalDecode(dec, (*withoutMethods)(spec)); err != nil {
+			return err
+		}
+		if spec.DNSConfig == nil || len(spec.DNSConfig.Nameservers) == 0 {
+			return nil
+		}
+		var rewritten kubevirtv1.VirtualMachineInstanceSpec
+		only := kubevirtv1.VirtualMachineInstanceSpec{DNSConfig: &corev1.PodDNSConfig{Nameservers: spec.DNSConfig.Nameservers}}
+		if err := rewriteWith(rewritten.UnmarshalJSON, (*withoutMethods)(&only)); err != nil {
+			return err
+		}
+		spec.DNSConfig.Nameservers = rewritten.DNSConfig.Nameservers
+		return nil
 	}),
 	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, network *kubevirtv1.PodNetwork) error {
 		type withoutMethods kubevirtv1.PodNetwork
-		return unmarshalUnlessRewritten(dec, (*withoutMethods)(network), network.UnmarshalJSON, func() bool {
-			return network.VMNetworkCIDR != ""
-		})
+		if err := json.UnmarshalDecode(dec, (*withoutMethods)(network)); err != nil {
+			return err
+		}
+		if network.VMNetworkCIDR == "" {
+			return nil
+		}
+		var rewritten kubevirtv1.PodNetwork
+		if err := rewriteWith(rewritten.UnmarshalJSON, withoutMethods{VMNetworkCIDR: network.VMNetworkCIDR}); err != nil {
+			return err
+		}
+		network.VMNetworkCIDR = rewritten.VMNetworkCIDR
+		return nil
 	}),
 )
 
-// unmarshalUnlessRewritten reads the next value into out, the object without
-// its UnmarshalJSON method, and then calls that method, unmarshalJSON, only
-// if rewritten says the value has what it rewrites.
-func unmarshalUnlessRewritten(dec *jsontext.Decoder, out any, unmarshalJSON func([]byte) error, rewritten func() bool) error {
-	value, err := dec.ReadValue()
+// rewriteWith gives a KubeVirt UnmarshalJSON method the field it rewrites,
+// as JSON.
+func rewriteWith(unmarshalJSON func([]byte) error, field any) error {
+	data, err := json.Marshal(field)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(value, out, dec.Options()); err != nil {
-		return err
-	}
-	if rewritten() {
-		return unmarshalJSON(value)
-	}
-	return nil
+	return unmarshalJSON(data)
 }
 
 // typedJSONCodecs is a scheme's codecs, JSON only, whose decoder reads typed
