@@ -74,22 +74,14 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if c.Kube, err = kubernetes.NewForConfigAndClient(config, httpClient); err != nil {
 		return c, err
 	}
-	kubeVirtConfig := withOwnRateLimiter(config)
-	kubeVirt, err := kubevirtclient.NewForConfigAndClient(kubeVirtConfig, httpClient)
-	if err != nil {
-		return c, err
-	}
-	kubeVirtV1, err := typedJSONClient(kubeVirtConfig, httpClient, kubevirtv1.SchemeGroupVersion, kubevirtscheme.Scheme, kubevirtscheme.Codecs)
+	kubeVirt, kubeVirtV1, err := withTypedJSONClient(config, httpClient, kubevirtclient.NewForConfigAndClient,
+		kubevirtv1.SchemeGroupVersion, kubevirtscheme.Scheme, kubevirtscheme.Codecs)
 	if err != nil {
 		return c, err
 	}
 	c.KubeVirt = kubeVirtClient{Interface: kubeVirt, v1: streamedKubeVirtV1{kubevirtcorev1.New(kubeVirtV1)}}
-	cdiConfig := withOwnRateLimiter(config)
-	cdi, err := containerizeddataimporter.NewForConfigAndClient(cdiConfig, httpClient)
-	if err != nil {
-		return c, err
-	}
-	cdiV1beta1, err := typedJSONClient(cdiConfig, httpClient, cdiv1beta1.SchemeGroupVersion, cdischeme.Scheme, cdischeme.Codecs)
+	cdi, cdiV1beta1, err := withTypedJSONClient(config, httpClient, containerizeddataimporter.NewForConfigAndClient,
+		cdiv1beta1.SchemeGroupVersion, cdischeme.Scheme, cdischeme.Codecs)
 	if err != nil {
 		return c, err
 	}
@@ -97,28 +89,28 @@ func NewClients(config *rest.Config) (Clients, error) {
 	return c, nil
 }
 
-// withOwnRateLimiter is config with a rate limiter of its own, for one
-// clientset and the typedJSONClient that replaces one of its groups, as each
-// clientset has its own budget.
-func withOwnRateLimiter(config *rest.Config) *rest.Config {
+// withTypedJSONClient builds a clientset and a typedJSONClient for gv, one
+// of its groups, sharing one rate limiter of their own, as each clientset
+// has its own budget.
+func withTypedJSONClient[C any](config *rest.Config, httpClient *http.Client, newClientset func(*rest.Config, *http.Client) (C, error),
+	gv schema.GroupVersion, scheme *runtime.Scheme, codecs serializer.CodecFactory) (C, *rest.RESTClient, error) {
 	config = rest.CopyConfig(config)
 	if config.RateLimiter == nil && config.QPS > 0 {
 		config.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(config.QPS, config.Burst)
 	}
-	return config
-}
-
-// typedJSONClient is a REST client for gv's typed objects that decodes with
-// typedJSONCodecs, configured as the generated clients configure theirs.
-func typedJSONClient(config *rest.Config, httpClient *http.Client, gv schema.GroupVersion, scheme *runtime.Scheme, codecs serializer.CodecFactory) (*rest.RESTClient, error) {
-	config = rest.CopyConfig(config)
+	clientset, err := newClientset(config, httpClient)
+	if err != nil {
+		return clientset, nil, err
+	}
+	// As the generated clients configure theirs, with typedJSONCodecs.
 	config.GroupVersion = &gv
 	config.APIPath = "/apis"
 	config.NegotiatedSerializer = newTypedJSONCodecs(scheme, codecs)
 	if config.UserAgent == "" {
 		config.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
-	return rest.RESTClientForConfigAndClient(config, httpClient)
+	restClient, err := rest.RESTClientForConfigAndClient(config, httpClient)
+	return clientset, restClient, err
 }
 
 // kubeVirtClient is KubeVirt's clientset with a typedJSONClient for

@@ -79,9 +79,9 @@ var kubeVirtUnmarshalers = json.JoinUnmarshalers(
 )
 
 // rewriteWith gives a KubeVirt UnmarshalJSON method the field it rewrites,
-// as JSON.
+// as JSON (as read: invalid UTF-8 is kept).
 func rewriteWith(unmarshalJSON func([]byte) error, field any) error {
-	data, err := json.Marshal(field)
+	data, err := json.Marshal(field, jsontext.AllowInvalidUTF8(true))
 	if err != nil {
 		return err
 	}
@@ -90,10 +90,10 @@ func rewriteWith(unmarshalJSON func([]byte) error, field any) error {
 
 // typedJSONCodecs is a scheme's codecs, JSON only, whose decoder reads typed
 // objects in one pass with the JSON v2 decoder, and whose watch streams are
-// split with jsonFramer. apimachinery's serializer
-// reads every body twice with encoding/json, once only to find its kind,
-// and decoding the VirtualMachines was most of vm-apiserver's CPU in lists
-// and watches (docs/benchmarks.md). Encoding is apimachinery's.
+// split with jsonFramer. apimachinery's serializer reads every body twice
+// with encoding/json, once only to find its kind, and decoding the
+// VirtualMachines was most of vm-apiserver's CPU in lists and watches
+// (docs/benchmarks.md). Encoding is apimachinery's.
 type typedJSONCodecs struct {
 	serializer.WithoutConversionCodecFactory
 	json runtime.SerializerInfo
@@ -101,8 +101,7 @@ type typedJSONCodecs struct {
 
 func newTypedJSONCodecs(scheme *runtime.Scheme, codecs serializer.CodecFactory) runtime.NegotiatedSerializer {
 	info, _ := runtime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
-	decoder := typedJSONSerializer{Serializer: info.Serializer, creater: scheme, typer: scheme}
-	info.Serializer = decoder
+	info.Serializer = typedJSONSerializer{Serializer: info.Serializer, creater: scheme, typer: scheme}
 	stream := *info.StreamSerializer
 	stream.Serializer = typedJSONSerializer{Serializer: stream.Serializer, creater: scheme, typer: scheme}
 	stream.Framer = jsonFramer{Framer: stream.Framer}
