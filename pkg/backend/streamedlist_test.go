@@ -70,7 +70,11 @@ func TestVirtualMachineListsAreDecodedFromTheStreamAsTheTypedClientDecodesThem(t
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := clients.KubeVirt.KubevirtV1().VirtualMachines("tenant").List(context.Background(), opts)
+	vms := clients.KubeVirt.KubevirtV1().VirtualMachines("tenant")
+	if _, streamed := vms.(streamedVirtualMachines); !streamed {
+		t.Fatalf("the backend clients list VirtualMachines with %T, not from the stream", vms)
+	}
+	got, err := vms.List(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,40 @@ func TestTypedJSONDecodesRandomObjectsAsApimachineryDoes(t *testing.T) {
 	}
 }
 
+// apimachineryUnused fails a test that hands a decode to apimachinery.
+type apimachineryUnused struct {
+	runtime.Serializer
+	t *testing.T
+}
+
+func (s apimachineryUnused) Decode([]byte, *schema.GroupVersionKind, runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	s.t.Fatal("the decode was left to apimachinery")
+	return nil, nil, nil
+}
+
+// The one-pass decoding is the point: objects, lists and watch events of
+// KubeVirt's must not fall back to apimachinery's serializer.
+func TestTypedJSONDecodesKubeVirtObjectsItself(t *testing.T) {
+	typed := typedJSONSerializer{Serializer: apimachineryUnused{t: t}, creater: kubevirtscheme.Scheme, typer: kubevirtscheme.Scheme}
+	vm := encodeJSON(t, &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: "vm"}})
+	list := encodeJSON(t, &kubevirtv1.VirtualMachineList{Items: []kubevirtv1.VirtualMachine{{ObjectMeta: metav1.ObjectMeta{Name: "vm"}}}})
+	event := []byte(`{"type":"ADDED","object":` + string(vm) + `}`)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		into runtime.Object
+	}{
+		{"an object into nothing", vm, nil},
+		{"an object into its type", vm, &kubevirtv1.VirtualMachine{}},
+		{"a list into its type", list, &kubevirtv1.VirtualMachineList{}},
+		{"a watch event", event, &metav1.WatchEvent{}},
+	} {
+		if _, _, err := typed.Decode(tc.data, nil, tc.into); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+	}
+}
+
 // KubeVirt rewrites DNS nameservers and the pod network's CIDR while it
 // decodes them (010.000.000.001 becomes 10.0.0.1); the typed decoder must
 // too.
