@@ -21,6 +21,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backendnames"
 )
@@ -40,6 +41,20 @@ var backendAnnotations = map[string]bool{
 	"cdi.kubevirt.io/cloneType":                    true,
 	"cdi.kubevirt.io/storage.clone.token":          true,
 	"cdi.kubevirt.io/storage.extended.clone.token": true,
+}
+
+// markObservedAPIVersion sets on a new VM the API versions virt-controller
+// records on every VM it has not seen, in an update of its own before
+// anything else: a VM created at kubevirt.io/v1 is stored at that version,
+// so the create carries the record and spares that second write, which
+// raced vm-apiserver's own. A KubeVirt with a newer API still writes its
+// own record.
+func markObservedAPIVersion(meta *metav1.ObjectMeta) {
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[kubevirtv1.ControllerAPILatestVersionObservedAnnotation] = kubevirtv1.ApiLatestVersion
+	meta.Annotations[kubevirtv1.ControllerAPIStorageVersionObservedAnnotation] = kubevirtv1.ApiStorageVersion
 }
 
 // backendFinalizers are the finalizers the backend's controllers keep on

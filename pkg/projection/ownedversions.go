@@ -44,11 +44,16 @@ func OwnedVersionsOf(meta *metav1.ObjectMeta) OwnedVersions {
 
 // Record sets the recorded versions on meta.
 func (v OwnedVersions) Record(meta *metav1.ObjectMeta) {
-	raw, _ := json.Marshal(v)
 	if meta.Annotations == nil {
 		meta.Annotations = map[string]string{}
 	}
-	meta.Annotations[backendnames.OwnedVersionsAnnotation] = string(raw)
+	meta.Annotations[backendnames.OwnedVersionsAnnotation] = v.Annotation()
+}
+
+// Annotation is the value of the annotation that records v.
+func (v OwnedVersions) Annotation() string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
 }
 
 // Freshness is how new a cached copy of an owned object must be to show

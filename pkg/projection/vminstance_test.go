@@ -278,3 +278,44 @@ func TestVMInstanceResourceVersionIsTheVMs(t *testing.T) {
 		}
 	}
 }
+
+// TestANewVMCarriesTheAPIVersionVirtControllerRecords checks that a created
+// VM already has the record virt-controller would otherwise write in an
+// update of its own, and that an update leaves the record as the backend
+// has it.
+func TestANewVMCarriesTheAPIVersionVirtControllerRecords(t *testing.T) {
+	inst := &apps.VMInstance{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", Annotations: map[string]string{
+		kubevirtv1.ControllerAPIStorageVersionObservedAnnotation: "v1alpha3",
+	}}, Spec: apps.VMInstanceSpec{Running: ptr(true), InstanceProfile: "ubuntu"}}
+	in := VMInstanceInputs{Profile: catalogue.Profile{Preference: "ubuntu"}}
+	created, err := VMInstanceBackendFor(inst, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		kubevirtv1.ControllerAPILatestVersionObservedAnnotation:  kubevirtv1.ApiLatestVersion,
+		kubevirtv1.ControllerAPIStorageVersionObservedAnnotation: kubevirtv1.ApiStorageVersion,
+	} {
+		if got := created.VM.Annotations[key]; got != want {
+			t.Errorf("created VM: %s is %q, want %q", key, got, want)
+		}
+	}
+	public, err := VMInstanceFrom(created, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(public.Annotations) != 0 {
+		t.Errorf("the record is the backend's, not shown: %v", public.Annotations)
+	}
+
+	existing := created.VM.DeepCopy()
+	existing.Annotations = map[string]string{kubevirtv1.ControllerAPILatestVersionObservedAnnotation: "v2"}
+	updated, err := VMInstanceBackendFor(inst, existing, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := updated.VM.Annotations; got[kubevirtv1.ControllerAPILatestVersionObservedAnnotation] != "v2" ||
+		got[kubevirtv1.ControllerAPIStorageVersionObservedAnnotation] != "" {
+		t.Errorf("an update keeps the backend's record as it is, got %v", got)
+	}
+}

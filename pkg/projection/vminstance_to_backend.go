@@ -50,6 +50,9 @@ func VMInstanceBackendFor(inst *apps.VMInstance, existing *kubevirtv1.VirtualMac
 	}
 	vm.ObjectMeta = meta
 	vm.TypeMeta = metav1.TypeMeta{}
+	if existing == nil {
+		markObservedAPIVersion(&vm.ObjectMeta)
+	}
 	spec := &inst.Spec
 	setKeyIf(&vm.Annotations, backendnames.ProfileAnnotation, spec.InstanceProfile)
 	setKeyIf(&vm.Annotations, backendnames.PortsAnnotation, "")

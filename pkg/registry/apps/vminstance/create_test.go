@@ -20,7 +20,9 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +88,91 @@ func TestCreateRecordsTheVersionsItLeftTheOwnedObjectsAt(t *testing.T) {
 	}
 	if inst.ResourceVersion != vm.ResourceVersion {
 		t.Fatalf("the VM's last write is the newest version: VMInstance at %s, VM at %s", inst.ResourceVersion, vm.ResourceVersion)
+	}
+}
+
+// whileSecretsAreWritten runs change on the VM web, in the cluster's
+// store, when the first owned Secret is created: between the VM's two writes.
+func (c *cluster) whileSecretsAreWritten(t *testing.T, change func(vm *kubevirtv1.VirtualMachine)) {
+	var once sync.Once
+	c.kube.PrependReactor("create", "secrets", func(clienttesting.Action) (bool, runtime.Object, error) {
+		once.Do(func() {
+			obj, err := c.kubevirt.Tracker().Get(VirtualMachines, tenant, "web")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			vm := obj.(*kubevirtv1.VirtualMachine).DeepCopy()
+			change(vm)
+			vm.ResourceVersion = strconv.FormatInt(c.revision.Add(1), 10)
+			if err := c.kubevirt.Tracker().Update(VirtualMachines, vm, tenant); err != nil {
+				t.Error(err)
+			}
+		})
+		return false, nil, nil
+	})
+}
+
+// TestCreateFinishesWithoutARaceWithVirtController checks that the VM
+// writes virt-controller makes to a new VM (its finalizer, its status)
+// while the owned objects are written neither fail the create nor cost it
+// a read and another try: the marker comes off in a patch conditioned on
+// the marker, not on the resourceVersion.
+func TestCreateFinishesWithoutARaceWithVirtController(t *testing.T) {
+	c := newCluster(t)
+	c.whileSecretsAreWritten(t, func(vm *kubevirtv1.VirtualMachine) {
+		vm.Finalizers = append(vm.Finalizers, kubevirtv1.VirtualMachineControllerFinalizer)
+		vm.Status.PrintableStatus = kubevirtv1.VirtualMachineStatusStopped
+	})
+	c.kubevirt.ClearActions()
+	inst := c.create(t, instance("web"))
+	var verbs []string
+	for _, a := range c.kubevirt.Actions() {
+		if a.GetResource() == VirtualMachines {
+			verbs = append(verbs, a.GetVerb())
+		}
+	}
+	if !reflect.DeepEqual(verbs, []string{"create", "patch"}) {
+		t.Fatalf("want the VM created and patched once, got %v", verbs)
+	}
+	vm := c.vm(t, "web")
+	if _, marked := vm.Annotations[backendnames.WriteInProgressAnnotation]; marked || len(projection.OwnedVersionsOf(&vm.ObjectMeta)) != 3 {
+		t.Fatalf("want the marker off and three versions recorded, got %v", vm.Annotations)
+	}
+	if len(vm.Finalizers) != 1 || vm.Status.PrintableStatus != kubevirtv1.VirtualMachineStatusStopped {
+		t.Fatalf("virt-controller's writes must stay, got %v %+v", vm.Finalizers, vm.Status)
+	}
+	if inst.ResourceVersion != vm.ResourceVersion {
+		t.Fatalf("the VMInstance is at %s, its VM at %s", inst.ResourceVersion, vm.ResourceVersion)
+	}
+}
+
+// TestCreateIsAConflictWhenItsVMWasTakenOverMeanwhile checks that a create
+// whose VM another writer replaced or re-marked while the owned objects
+// were written (its marker had gone stale) is a 409 and leaves the other
+// writer's VM as it is.
+func TestCreateIsAConflictWhenItsVMWasTakenOverMeanwhile(t *testing.T) {
+	for name, takeOver := range map[string]func(vm *kubevirtv1.VirtualMachine){
+		"marked by another write": func(vm *kubevirtv1.VirtualMachine) {
+			vm.Annotations[backendnames.WriteInProgressAnnotation] = backendnames.NewWriteMarker()
+		},
+		"replaced": func(vm *kubevirtv1.VirtualMachine) { vm.UID = "another" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCluster(t)
+			var theirs *kubevirtv1.VirtualMachine
+			c.whileSecretsAreWritten(t, func(vm *kubevirtv1.VirtualMachine) {
+				takeOver(vm)
+				theirs = vm
+			})
+			_, err := c.store.Create(asAlice(), instance("web"), nil, &metav1.CreateOptions{})
+			if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "replaced while it was written") {
+				t.Fatalf("want a 409, got %v", err)
+			}
+			if vm := c.vm(t, "web"); !reflect.DeepEqual(vm, theirs) {
+				t.Fatalf("the other writer's VM must stay as it is:\n got %+v\nwant %+v", vm, theirs)
+			}
+		})
 	}
 }
 

@@ -18,14 +18,17 @@ package vminstance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -128,7 +131,7 @@ func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
 
 func dryRun(opts []string) bool { return len(opts) > 0 }
 
-// serveWrites answers creates, updates and deletes of fake as
+// serveWrites answers creates, updates, JSON patches and deletes of fake as
 // kube-apiserver would.
 func (c *cluster) serveWrites(fake *clienttesting.Fake, tracker clienttesting.ObjectTracker) {
 	current := func(a clienttesting.Action, name string) (metav1.Object, error) {
@@ -169,6 +172,37 @@ func (c *cluster) serveWrites(fake *clienttesting.Fake, tracker clienttesting.Ob
 		if dryRun(update.UpdateOptions.DryRun) {
 			return true, obj, nil
 		}
+		m.SetResourceVersion(strconv.FormatInt(c.revision.Add(1), 10))
+		return true, obj, tracker.Update(a.GetResource(), obj, a.GetNamespace())
+	})
+	fake.PrependReactor("patch", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		patch := a.(clienttesting.PatchActionImpl)
+		if patch.PatchType != types.JSONPatchType {
+			return false, nil, nil
+		}
+		was, err := tracker.Get(a.GetResource(), a.GetNamespace(), patch.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		ops, err := jsonpatch.DecodePatch(patch.Patch)
+		if err != nil {
+			return true, nil, apierrors.NewBadRequest(err.Error())
+		}
+		doc, err := json.Marshal(was)
+		if err != nil {
+			return true, nil, err
+		}
+		if doc, err = ops.Apply(doc); err != nil {
+			return true, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+		}
+		obj := reflect.New(reflect.TypeOf(was).Elem()).Interface().(runtime.Object)
+		if err := json.Unmarshal(doc, obj); err != nil {
+			return true, nil, err
+		}
+		if dryRun(patch.PatchOptions.DryRun) {
+			return true, obj, nil
+		}
+		m, _ := meta.Accessor(obj)
 		m.SetResourceVersion(strconv.FormatInt(c.revision.Add(1), 10))
 		return true, obj, tracker.Update(a.GetResource(), obj, a.GetNamespace())
 	})

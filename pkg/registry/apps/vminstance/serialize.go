@@ -18,12 +18,15 @@ package vminstance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -65,39 +68,52 @@ func (v *virtualMachines) WriteInProgress(vm *kubevirtv1.VirtualMachine) bool {
 }
 
 // clearWriteMarker removes marker from the VM once its write is complete
-// and records the versions the write left the owned objects at, retrying
-// when KubeVirt updated the VM's status meanwhile.
+// and records the versions the write left the owned objects at. It is a
+// JSON patch that first tests that the VM is still the one written and
+// still carries marker, which kube-apiserver checks against the stored VM:
+// so the writes virt-controller makes to a VM meanwhile (finalizer, status)
+// cannot make it fail, where an update under the resourceVersion read
+// lost that race and cost a read and another try.
 func (v *virtualMachines) clearWriteMarker(ctx context.Context, vm *kubevirtv1.VirtualMachine, marker string, versions projection.OwnedVersions) (*kubevirtv1.VirtualMachine, error) {
-	vms := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
-	current := vm
-	err := retry.RetryOnConflict(kubevirtRaceBackoff, func() error {
-		if current == nil {
-			var err error
-			if current, err = vms.Get(ctx, vm.Name, metav1.GetOptions{}); err != nil {
-				return err
-			}
-		}
-		if current.UID != vm.UID || current.Annotations[backendnames.WriteInProgressAnnotation] != marker {
-			return conflict(vm.Name, fmt.Errorf("the VMInstance was replaced while it was written"))
-		}
-		next := current.DeepCopy()
-		delete(next.Annotations, backendnames.WriteInProgressAnnotation)
-		versions.Record(&next.ObjectMeta)
-		updated, err := vms.Update(ctx, next, metav1.UpdateOptions{})
-		if err != nil {
-			current = nil
-			return err
-		}
-		current = updated
-		return nil
+	patch, err := json.Marshal([]jsonPatchOp{
+		{Op: "test", Path: "/metadata/uid", Value: string(vm.UID)},
+		{Op: "test", Path: annotationPath(backendnames.WriteInProgressAnnotation), Value: marker},
+		{Op: "remove", Path: annotationPath(backendnames.WriteInProgressAnnotation)},
+		{Op: "add", Path: annotationPath(backendnames.OwnedVersionsAnnotation), Value: versions.Annotation()},
 	})
-	return current, err
+	if err != nil {
+		return nil, err
+	}
+	vms := v.KubeVirt.KubevirtV1().VirtualMachines(vm.Namespace)
+	updated, err := vms.Patch(ctx, vm.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	if !apierrors.IsInvalid(err) {
+		return updated, err
+	}
+	// A failed test is a 422 without field causes, as is any other
+	// refusal of the patch: the VM says which it was.
+	current, getErr := vms.Get(ctx, vm.Name, metav1.GetOptions{})
+	if getErr == nil && (current.UID != vm.UID || current.Annotations[backendnames.WriteInProgressAnnotation] != marker) {
+		return nil, conflict(vm.Name, fmt.Errorf("the VMInstance was replaced while it was written"))
+	}
+	return nil, err
 }
 
-// kubevirtRaceBackoff paces the retries of a VM write that lost a race with
-// virt-controller, which writes a new VM's finalizer, annotations and status
+// jsonPatchOp is one operation of an RFC 6902 JSON patch.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// annotationPath is the JSON pointer (RFC 6901) to an annotation.
+func annotationPath(key string) string {
+	return "/metadata/annotations/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+}
+
+// kubevirtRaceBackoff paces the retries of a VM update that lost a race
+// with virt-controller, which writes a new VM's finalizer and status
 // several times in its first second: client-go's DefaultRetry (five tries
-// within about 50ms) gave up before it was done and failed the create.
+// within about 50ms) gave up before it was done.
 var kubevirtRaceBackoff = wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: time.Second}
 
 // restoreVM puts the VM's spec and metadata back as they were before a
