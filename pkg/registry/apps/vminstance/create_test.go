@@ -304,6 +304,23 @@ func TestCreateRollsBackEverythingWhenTheClusterRefusesASecret(t *testing.T) {
 	}
 }
 
+// TestCreateRollsBackEverythingWhenTheMarkerCannotBeCleared checks that a
+// create whose last step, taking the write marker off the VM, is refused
+// leaves nothing behind, as when an owned object is refused.
+func TestCreateRollsBackEverythingWhenTheMarkerCannotBeCleared(t *testing.T) {
+	c := newCluster(t)
+	before := c.contents(t)
+	refuse(&c.kubevirt.Fake, "patch", "virtualmachines", "web",
+		apierrors.NewForbidden(schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, "web", errors.New("no patch for you")))
+	_, err := c.store.Create(asAlice(), instance("web"), nil, &metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "VirtualMachine web") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("want a 403 naming the VM that says nothing was changed, got %v", err)
+	}
+	if after := c.contents(t); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the cluster must be as before the create:\nbefore %v\nafter  %v", keys(before), keys(after))
+	}
+}
+
 func keys(m map[string]runtime.Object) []string {
 	var out []string
 	for k := range m {

@@ -237,6 +237,8 @@ func refuse(fake *clienttesting.Fake, verb, resource, name string, err error) {
 			target = a.Object.(metav1.Object).GetName()
 		case clienttesting.DeleteActionImpl:
 			target = a.Name
+		case clienttesting.PatchActionImpl:
+			target = a.Name
 		}
 		return target == name, nil, err
 	})

@@ -266,16 +266,22 @@ func (v *virtualMachines) markIfOwnedChange(vm *kubevirtv1.VirtualMachine, steps
 }
 
 // finishWrite writes the owned objects after the VM and clears the marker.
-// When an owned write fails, the VM is restored to before (deleted when
-// before is nil: a create) and the owned objects written so far as they
-// were; the error says whether that worked.
+// When an owned write or the marker's removal fails, the VM is restored to
+// before (deleted when before is nil: a create) and the owned objects
+// written so far as they were; the error says whether that worked. A
+// conflict clearing the marker means another write took the VMInstance
+// over: what that one writes stands.
 func (v *virtualMachines) finishWrite(ctx context.Context, vm, before *kubevirtv1.VirtualMachine, steps []*ownedStep, marker string, dryRun []string) (*kubevirtv1.VirtualMachine, error) {
 	err := writeOwned(ctx, vm, steps, dryRun)
 	if err == nil {
 		if marker == "" {
 			return vm, nil
 		}
-		return v.clearWriteMarker(ctx, vm, marker, ownedVersions(&vm.ObjectMeta, steps))
+		cleared, clearErr := v.clearWriteMarker(ctx, vm, marker, ownedVersions(&vm.ObjectMeta, steps))
+		if clearErr == nil || apierrors.IsConflict(clearErr) {
+			return cleared, clearErr
+		}
+		err = &ownedWriteFailure{object: ownedObject{kind: "VirtualMachine", name: vm.Name}, err: clearErr}
 	}
 	failure, ok := err.(*ownedWriteFailure)
 	if !ok {

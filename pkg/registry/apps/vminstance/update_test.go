@@ -166,6 +166,24 @@ func TestUpdateRollsBackTheVMAndEveryOwnedObjectWhenASecretWriteIsRefused(t *tes
 	}
 }
 
+// TestUpdateRollsBackWhenTheMarkerCannotBeCleared checks that an update
+// whose last step, taking the write marker off the VM, is refused puts
+// the VM and its owned objects back as they were.
+func TestUpdateRollsBackWhenTheMarkerCannotBeCleared(t *testing.T) {
+	c := newCluster(t)
+	inst := c.create(t, instance("web"))
+	before := c.contents(t)
+	refuse(&c.kubevirt.Fake, "patch", "virtualmachines", "web",
+		apierrors.NewForbidden(schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, "web", errors.New("no patch for you")))
+	_, err := c.update(changed(inst, moreKeys), &metav1.UpdateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("want a 403 that says nothing was changed, got %v", err)
+	}
+	if after := c.contents(t); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the VM and its owned objects must be as before the update")
+	}
+}
+
 func TestUpdateOfAVMWrittenMeanwhileIsAConflictForTheVMInstance(t *testing.T) {
 	c := newCluster(t)
 	inst := c.create(t, instance("web"))
