@@ -235,7 +235,8 @@ func TestServerRunsWithLeastPrivilege(t *testing.T) {
 		{"delete", "nodes"},
 		{"create", "clusterrolebindings"},
 		{"create", "pods", "-n", "tenant-x"},
-		{"patch", "virtualmachines.kubevirt.io/status", "-n", "tenant-x"},
+		{"patch", "virtualmachines.kubevirt.io", "--subresource=status", "-n", "tenant-x"},
+		{"update", "virtualmachines.kubevirt.io", "--subresource=status", "-n", "tenant-x"},
 		{"impersonate", "users"},
 	} {
 		if out := canI(sa, args...); out != "no" {
