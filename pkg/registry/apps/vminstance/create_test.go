@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -244,6 +245,28 @@ func TestCreateIsAConflictWhenAnInlineDisksDataVolumeNameIsTaken(t *testing.T) {
 func TestCreateTakesOverTheOwnDataVolumeAnOrphaningDeleteLeft(t *testing.T) {
 	own := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "web-root", Labels: labelled("web")}}
 	c := newCluster(t, own)
+	c.create(t, instance("web"))
+}
+
+// TestCreateLooksUpWhatItRefersToAtOnce checks that a VMInstance's
+// references are read at once, not one after another: the cluster answers
+// the preference only once the OS image has been asked for too.
+func TestCreateLooksUpWhatItRefersToAtOnce(t *testing.T) {
+	c := newCluster(t)
+	imageAsked := make(chan struct{})
+	var once sync.Once
+	c.cdi.PrependReactor("get", "datasources", func(clienttesting.Action) (bool, runtime.Object, error) {
+		once.Do(func() { close(imageAsked) })
+		return false, nil, nil
+	})
+	c.kubevirt.PrependReactor("get", "virtualmachineclusterpreferences", func(clienttesting.Action) (bool, runtime.Object, error) {
+		select {
+		case <-imageAsked:
+			return false, nil, nil
+		case <-time.After(5 * time.Second):
+			return true, nil, errors.New("the OS image was not asked for while the preference was")
+		}
+	})
 	c.create(t, instance("web"))
 }
 
