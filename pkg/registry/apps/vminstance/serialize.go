@@ -107,8 +107,10 @@ type jsonPatchOp struct {
 
 // annotationPath is the JSON pointer (RFC 6901) to an annotation.
 func annotationPath(key string) string {
-	return "/metadata/annotations/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+	return "/metadata/annotations/" + jsonPointerEscaper.Replace(key)
 }
+
+var jsonPointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // kubevirtRaceBackoff paces the retries of a VM update that lost a race
 // with virt-controller, which writes a new VM's finalizer and status
