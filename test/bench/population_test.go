@@ -45,8 +45,10 @@ const (
 	// Without the no-node-ports flag each takes a node port, so 10,000
 	// VMInstances hold 2,000 of the 2,768 the default range has.
 	externalEvery = 5
-	// populateWorkers write the copies at once.
-	populateWorkers = 32
+	// populateWorkers write the copies at once. Each copy waits mostly on
+	// virt-api's webhook; populating 3,000 took 2m39s with 32 workers,
+	// 2m12s with 64 and with 128.
+	populateWorkers = 64
 )
 
 func objectName(i int) string      { return fmt.Sprintf("vm-%05d", i) }
