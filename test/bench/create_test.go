@@ -113,7 +113,7 @@ func measureCreates(t *testing.T, p *population, cfg config, n int, res *scaleRe
 	if cfg.iterations > 0 {
 		perClient = 1
 	}
-	b := budget{iterations: 3, min: 1, time: 90 * time.Second}.within(cfg)
+	b := budget{iterations: 2, min: 1, time: 90 * time.Second}.within(cfg)
 	started := time.Now()
 	for round := 0; !b.done(round, started); round++ {
 		for k := range paths {

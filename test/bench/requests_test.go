@@ -123,7 +123,7 @@ func measureRequests(t *testing.T, c clients, cfg config, n int, res *scaleResul
 	}
 
 	native, projected := either(func(ctx context.Context, p bool) error { return l.list(ctx, p, "", n) })
-	nat, proj, err := compare(ctx, budget{iterations: 20, min: 2, time: time.Minute}.within(cfg), native, projected)
+	nat, proj, err := compare(ctx, budget{iterations: 20, min: 2, time: 45 * time.Second}.within(cfg), native, projected)
 	if err != nil {
 		t.Fatalf("LIST all namespaces: %v", err)
 	}
@@ -153,7 +153,7 @@ func measureRequests(t *testing.T, c clients, cfg config, n int, res *scaleResul
 		pageCount, err = l.pages(ctx, p, n)
 		return err
 	})
-	nat, proj, err = compare(ctx, budget{iterations: 10, min: 2, time: time.Minute}.within(cfg), native, projected)
+	nat, proj, err = compare(ctx, budget{iterations: 10, min: 2, time: 45 * time.Second}.within(cfg), native, projected)
 	if err != nil {
 		t.Fatalf("paginated LIST: %v", err)
 	}
