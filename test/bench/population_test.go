@@ -123,48 +123,7 @@ func (p *population) grow(t *testing.T, n int) {
 	}
 	p.count = n
 	t.Logf("populated %d VMInstances in %s", n, time.Since(start).Round(time.Millisecond))
-	p.settle(t)
-	t.Logf("virt-controller had settled them %s after the start", time.Since(start).Round(time.Millisecond))
 	p.verify(t)
-}
-
-// settle waits until virt-controller has done its work on every VM of the
-// population, so that the figures do not share the machine with it: it
-// lags behind the copies (they are written faster than it takes them
-// up), and its status writes, ControllerRevisions and retried conflicts
-// would weigh on whichever path ran beside them.
-func (p *population) settle(t *testing.T) {
-	t.Helper()
-	vms := p.c.kv.KubevirtV1().VirtualMachines("")
-	selector := metav1.ListOptions{LabelSelector: backendnames.KindSelector(backendnames.VMInstanceKind)}
-	// A list of 10,000 VMs takes seconds: one every second per thousand, so
-	// that the polling does not slow what it waits for.
-	interval := time.Duration(max(2, p.count/1000)) * time.Second
-	poll(t, fmt.Sprintf("virt-controller to settle %d VMs", p.count), interval, 10*time.Minute, func(ctx context.Context) (bool, string) {
-		list, err := vms.List(ctx, selector)
-		if err != nil {
-			return false, err.Error()
-		}
-		done := 0
-		for i := range list.Items {
-			if settled(&list.Items[i]) {
-				done++
-			}
-		}
-		return done == p.count, fmt.Sprintf("%d of %d settled", done, p.count)
-	})
-}
-
-// settled says whether virt-controller has left vm as it leaves a stopped
-// VM: its status printed, the instance type and preference it refers to
-// stored as ControllerRevisions.
-func settled(vm *kubevirtv1.VirtualMachine) bool {
-	revised := func(wanted bool, ref *kubevirtv1.InstancetypeStatusRef) bool {
-		return !wanted || (ref != nil && ref.ControllerRevisionRef != nil)
-	}
-	return vm.Status.PrintableStatus != "" &&
-		revised(vm.Spec.Instancetype != nil, vm.Status.InstancetypeRef) &&
-		revised(vm.Spec.Preference != nil, vm.Status.PreferenceRef)
 }
 
 // template creates VMInstance i through vm-apiserver and reads back what

@@ -116,7 +116,7 @@ func markdown(results []*scaleResult, started time.Time) string {
 	b.WriteString("Each figure times the request through vm-apiserver (VMInstances, through the aggregator) and the same request for the VirtualMachines made directly to kube-apiserver, alternating in one loop. The ratio is vm-apiserver's over native (for CREATE: vm-apiserver's rate over native's). Targets are the issue's, for 10,000 VMInstances; at other scales they are indicative. p99 of fewer than 100 samples is the slowest sample.\n")
 	b.WriteString(summary(results))
 	for _, s := range results {
-		fmt.Fprintf(&b, "\n## %d VMInstances\n\nPopulated in %s (two through vm-apiserver, the rest copies of their backend objects; until virt-controller had settled every VM); measured in %s.\n\n",
+		fmt.Fprintf(&b, "\n## %d VMInstances\n\nPopulated in %s (two through vm-apiserver, the rest copies of their backend objects); measured in %s.\n\n",
 			s.n, s.populate.Round(time.Second), s.elapsed.Round(time.Second))
 		b.WriteString("| figure | vm-apiserver p50 | vm-apiserver p99 | native p50 | native p99 | ratio p50 | ratio p99 | target | result | samples |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
