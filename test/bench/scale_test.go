@@ -17,6 +17,7 @@ limitations under the License.
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,6 +68,7 @@ func TestScale(t *testing.T) {
 		}
 		prof.heap(t, fmt.Sprintf("%d-heap", n))
 
+		queuedBefore := virtControllerQueue(t)
 		begin = time.Now()
 		for _, measure := range []struct {
 			name, file string
@@ -82,6 +84,7 @@ func TestScale(t *testing.T) {
 			t.Logf("%d VMInstances: %s measured in %s", n, measure.name, time.Since(figureStart).Round(time.Millisecond))
 		}
 		res.elapsed = time.Since(begin)
+		res.note("virt-controller had %d VMs queued when the figures began and %d when they ended (its workqueue metrics): what it still had to do ran beside both paths.", queuedBefore, virtControllerQueue(t))
 
 		serverMax, err := serverPeak.finish()
 		if err != nil {
@@ -132,4 +135,14 @@ func writeReport(t *testing.T, cfg config, results []*scaleResult, started time.
 	if err := os.WriteFile(cfg.output, []byte(markdown(results, started)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// virtControllerQueue is how many VMs virt-controller has yet to take up.
+func virtControllerQueue(t *testing.T) int {
+	t.Helper()
+	queued, err := env.VirtControllerQueue(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queued
 }

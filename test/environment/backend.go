@@ -177,12 +177,7 @@ func (e *Environment) applyCRDs(ctx context.Context, name string, crds []*unstru
 // waitServing waits until a component answers HTTPS on url with a
 // certificate the cluster CA signed (any status: the listener is up).
 func (e *Environment) waitServing(ctx context.Context, p *process, url string) error {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(e.caPEM)
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-	}
+	client := e.componentClient(2 * time.Second)
 	return e.poll(ctx, p.name+" to serve "+url, func(ctx context.Context) (bool, error) {
 		if p.exited() {
 			return false, p.failure()
@@ -194,6 +189,17 @@ func (e *Environment) waitServing(ctx context.Context, p *process, url string) e
 		resp.Body.Close()
 		return true, nil
 	})
+}
+
+// componentClient speaks HTTPS to the components whose serving
+// certificates the cluster CA signed.
+func (e *Environment) componentClient(timeout time.Duration) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.caPEM)
+	return &http.Client{
+		Timeout:   timeout,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+	}
 }
 
 // backend is what KubeVirt's and CDI's operators would install, from their

@@ -81,6 +81,8 @@ type Environment struct {
 	// EtcdURL is the etcd client address, for tests that act on storage
 	// itself, such as compacting its history.
 	EtcdURL string
+	// virtControllerURL is virt-controller's own address (its metrics).
+	virtControllerURL string
 
 	caPEM     []byte
 	certs     *certificates

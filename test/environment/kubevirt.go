@@ -129,6 +129,7 @@ func (e *Environment) startKubeVirt(ctx context.Context, binDir string, objs []*
 	if err != nil {
 		return err
 	}
+	e.virtControllerURL = "https://127.0.0.1:" + strconv.Itoa(ports[1])
 	e.processes = append(e.processes, controller)
 	e.supervise(len(e.processes)-1, "virt-controller", startController)
 
