@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -68,7 +69,7 @@ func TestScale(t *testing.T) {
 		}
 		prof.heap(t, fmt.Sprintf("%d-heap", n))
 
-		queuedBefore := virtControllerQueue(t)
+		queuedBefore := virtControllerQueue()
 		begin = time.Now()
 		for _, measure := range []struct {
 			name, file string
@@ -84,7 +85,7 @@ func TestScale(t *testing.T) {
 			t.Logf("%d VMInstances: %s measured in %s", n, measure.name, time.Since(figureStart).Round(time.Millisecond))
 		}
 		res.elapsed = time.Since(begin)
-		res.note("virt-controller had %d VMs queued when the figures began and %d when they ended (its workqueue metrics): what it still had to do ran beside both paths.", queuedBefore, virtControllerQueue(t))
+		res.note("virt-controller had %s VMs queued when the figures began and %s when they ended (its workqueue metrics): what it still had to do ran beside both paths.", queuedBefore, virtControllerQueue())
 
 		serverMax, err := serverPeak.finish()
 		if err != nil {
@@ -137,12 +138,13 @@ func writeReport(t *testing.T, cfg config, results []*scaleResult, started time.
 	}
 }
 
-// virtControllerQueue is how many VMs virt-controller has yet to take up.
-func virtControllerQueue(t *testing.T) int {
-	t.Helper()
+// virtControllerQueue is how many VMs virt-controller has yet to take up,
+// for the report: a reading that fails (virt-controller restarting) says
+// so there rather than failing the run.
+func virtControllerQueue() string {
 	queued, err := env.VirtControllerQueue(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Sprintf("an unknown number of (%v)", err)
 	}
-	return queued
+	return strconv.Itoa(queued)
 }
