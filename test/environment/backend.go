@@ -192,13 +192,14 @@ func (e *Environment) waitServing(ctx context.Context, p *process, url string) e
 }
 
 // componentClient speaks HTTPS to the components whose serving
-// certificates the cluster CA signed.
+// certificates the cluster CA signed. Its uses are one-off probes, so it
+// keeps no idle connection open after them.
 func (e *Environment) componentClient(timeout time.Duration) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.caPEM)
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true},
 	}
 }
 
