@@ -67,7 +67,16 @@ func newClients(t testing.TB) clients {
 // get sends GET path with query parameters (name, value pairs) as JSON and
 // returns the body.
 func (c clients) get(ctx context.Context, path string, params ...string) ([]byte, error) {
-	req := c.raw.Get().AbsPath(path).SetHeader("Accept", "application/json")
+	return c.getAs(ctx, "application/json", path, params...)
+}
+
+// metadataListMedia asks kube-apiserver for a list of the objects' metadata
+// only (PartialObjectMetadataList), as client-go's metadata client does.
+const metadataListMedia = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+// getAs is get with the response media type accept.
+func (c clients) getAs(ctx context.Context, accept, path string, params ...string) ([]byte, error) {
+	req := c.raw.Get().AbsPath(path).SetHeader("Accept", accept)
 	for i := 0; i+1 < len(params); i += 2 {
 		req = req.Param(params[i], params[i+1])
 	}
