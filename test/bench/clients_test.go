@@ -21,6 +21,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -70,9 +74,17 @@ func (c clients) get(ctx context.Context, path string, params ...string) ([]byte
 	return c.getAs(ctx, "application/json", path, params...)
 }
 
-// metadataListMedia asks kube-apiserver for a list of the objects' metadata
-// only (PartialObjectMetadataList), as client-go's metadata client does.
-const metadataListMedia = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+// metadataListProtobuf asks kube-apiserver for a list of the objects'
+// metadata only (PartialObjectMetadataList) in protobuf, as client-go's
+// metadata client does.
+const metadataListProtobuf = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+// metadataDecoder decodes metadataListProtobuf responses.
+func metadataDecoder() runtime.Decoder {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(metav1.AddMetaToScheme(scheme))
+	return protobuf.NewSerializer(scheme, scheme)
+}
 
 // getAs is get with the response media type accept.
 func (c clients) getAs(ctx context.Context, accept, path string, params ...string) ([]byte, error) {
