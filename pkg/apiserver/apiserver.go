@@ -109,7 +109,7 @@ func (c *Config) New() (*Server, error) {
 	group.VersionedResourcesStorageMap["v1alpha1"] = map[string]rest.Storage{
 		"vmdisks": vmdisk.NewREST(clients, protection, availability, Scheme),
 		"vminstances": vminstance.NewREST(clients, vminstance.Options{
-			Profiles: c.Profiles, Events: events, Availability: availability, Joined: joined,
+			Profiles: c.Profiles, Events: events, Availability: availability, Joined: joined, VMs: protection,
 			AllocateLoadBalancerNodePorts: c.AllocateLoadBalancerNodePorts,
 		}, Scheme),
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -42,6 +43,8 @@ type Clients struct {
 	Kube     kubernetes.Interface
 	KubeVirt kubevirtclient.Interface
 	CDI      containerizeddataimporter.Interface
+	// Metadata reads objects' metadata only, in protobuf; nil in unit tests.
+	Metadata metadata.Interface
 	// WatchTimeout, when set, ends each backend watch after this long (they
 	// resume by themselves); zero leaves it to kube-apiserver's own timer.
 	WatchTimeout time.Duration
@@ -86,6 +89,9 @@ func NewClients(config *rest.Config) (Clients, error) {
 		return c, err
 	}
 	c.CDI = cdiClient{Interface: cdi, v1beta1: cdicorev1beta1.New(cdiV1beta1)}
+	if c.Metadata, err = metadata.NewForConfigAndClient(config, httpClient); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

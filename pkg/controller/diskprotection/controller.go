@@ -57,6 +57,8 @@ type Controller struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	disks     cache.SharedIndexInformer
 	instances cache.SharedIndexInformer
+	// vmProgress follows how far the VM informer has come.
+	vmProgress *backend.Progress
 }
 
 // New builds the controller over the backend clients; Run starts it.
@@ -71,10 +73,11 @@ func New(clients backend.Clients) *Controller {
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return dvs.List(ctx, o) },
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return dvs.Watch(ctx, o) },
 		cache.Indexers{}, backend.WithoutManagedFields)
+	c.vmProgress = backend.NewProgress()
 	c.instances = backend.NewInformer(clients.KubeVirt, &kubevirtv1.VirtualMachine{}, backendnames.KindSelector(backendnames.VMInstanceKind),
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return vms.List(ctx, o) },
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return vms.Watch(ctx, o) },
-		cache.Indexers{attachedIndex: attachedDisks}, attachmentsOnly)
+		c.vmProgress.Listing(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return vms.List(ctx, o) }),
+		c.vmProgress.Watching(func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return vms.Watch(ctx, o) }),
+		cache.Indexers{attachedIndex: attachedDisks, cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, backend.WithoutManagedFields)
 	return c
 }
 
@@ -87,6 +90,10 @@ func (c *Controller) Run(ctx context.Context) {
 		UpdateFunc: func(_, obj interface{}) { c.diskChanged(obj) },
 	}); err != nil {
 		klog.ErrorS(err, "Cannot protect VMDisks in use")
+		return
+	}
+	if _, err := c.instances.AddEventHandler(c.vmProgress.Handler()); err != nil {
+		klog.ErrorS(err, "Cannot follow the VM informer")
 		return
 	}
 	if _, err := c.instances.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -314,9 +321,14 @@ func (c *Controller) Users(namespace, disk string) []string {
 	return users
 }
 
-// VM is the informer's copy of the VMInstance VM namespace/name: identity,
-// attachments, the record of its joined objects and its write marker, no
-// more; false when the informer does not have it (or has not synced).
+// The VM informer holds every VMInstance VM whole but for its
+// managedFields: besides the controller's own reads (which disks each
+// attaches), VMInstance storage answers consistent lists from it, and the
+// join recorder reads the record of joined objects and the write marker.
+// Nothing writes VMs from these copies, and nothing may change them.
+
+// VM is the informer's copy of the VMInstance VM namespace/name; false
+// when the informer does not have it (or has not synced).
 func (c *Controller) VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool) {
 	obj, ok, err := c.instances.GetStore().GetByKey(namespace + "/" + name)
 	if err != nil || !ok {
@@ -325,6 +337,28 @@ func (c *Controller) VM(namespace, name string) (*kubevirtv1.VirtualMachine, boo
 	vm, ok := obj.(*kubevirtv1.VirtualMachine)
 	return vm, ok
 }
+
+// VMs are the informer's copies of the VMInstance VMs in namespace ("" for
+// all).
+func (c *Controller) VMs(namespace string) []*kubevirtv1.VirtualMachine {
+	objs := c.instances.GetStore().List()
+	if namespace != "" {
+		var err error
+		if objs, err = c.instances.GetIndexer().ByIndex(cache.NamespaceIndex, namespace); err != nil {
+			return nil
+		}
+	}
+	vms := make([]*kubevirtv1.VirtualMachine, 0, len(objs))
+	for _, obj := range objs {
+		if vm, ok := obj.(*kubevirtv1.VirtualMachine); ok {
+			vms = append(vms, vm)
+		}
+	}
+	return vms
+}
+
+// VMProgress tells how far the VM informer has come.
+func (c *Controller) VMProgress() *backend.Progress { return c.vmProgress }
 
 // ListAttachments maps "namespace/disk" to the VMInstances in namespace
 // ("" for all) that attach the VMDisk disk, listed at resourceVersion (""

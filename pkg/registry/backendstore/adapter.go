@@ -89,6 +89,16 @@ type WriteTracker[B BackendObject] interface {
 	WriteInProgress(primary B) bool
 }
 
+// CachedLister is an Adapter that holds the primary objects in memory and
+// can answer a consistent list from them, as kube-apiserver answers one
+// from its watch cache: ListCached returns the primary objects opts selects
+// in namespace ("" for all) and the list's resourceVersion, or false when
+// it cannot show that its copies are those of a consistent read now; the
+// store then lists live.
+type CachedLister[B BackendObject] interface {
+	ListCached(ctx context.Context, namespace string, opts metav1.ListOptions) ([]B, string, bool, error)
+}
+
 // errNotProjectable marks an object that is not a readable public object (as
 // opposed to one whose backend objects could not be read): lists and watches
 // leave it out rather than fail.

@@ -55,7 +55,11 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 	if err != nil {
 		return nil, err
 	}
-	items, listMeta, err := s.listProjected(ctx, backendOpts, func(obj runtime.Object) bool { return s.matchesFields(options, obj) })
+	keep := func(obj runtime.Object) bool { return s.matchesFields(options, obj) }
+	items, listMeta, cached, err := s.listCached(ctx, backendOpts, keep)
+	if err == nil && !cached {
+		items, listMeta, err = s.listProjected(ctx, backendOpts, keep)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +75,34 @@ func (s *Store[B, L]) List(ctx context.Context, options *metainternalversion.Lis
 	outMeta.SetContinue(listMeta.Continue)
 	outMeta.SetRemainingItemCount(listMeta.RemainingItemCount)
 	return out, nil
+}
+
+// listCached answers a consistent, unpaged list from the adapter's copies
+// of the primary objects when it has them and can show they are current
+// (see CachedLister); its bool is false when the list is to be read live.
+// A list at a given resourceVersion, or in pages, is kube-apiserver's to
+// answer: its snapshot and continue tokens.
+func (s *Store[B, L]) listCached(ctx context.Context, opts metav1.ListOptions, keep func(runtime.Object) bool) ([]runtime.Object, metav1.ListMeta, bool, error) {
+	cache, ok := s.Adapter.(CachedLister[B])
+	if !ok || opts.ResourceVersion != "" || opts.Limit > 0 || opts.Continue != "" {
+		return nil, metav1.ListMeta{}, false, nil
+	}
+	namespace := genericapirequest.NamespaceValue(ctx)
+	primaries, resourceVersion, ok, err := cache.ListCached(ctx, namespace, opts)
+	if err != nil || !ok {
+		return nil, metav1.ListMeta{}, false, s.publicError(err, "")
+	}
+	projected, err := s.Adapter.ToPublicList(ctx, namespace, primaries)
+	if err != nil {
+		return nil, metav1.ListMeta{}, false, s.publicError(err, "")
+	}
+	var items []runtime.Object
+	for _, obj := range projected {
+		if obj != nil && keep(obj) {
+			items = append(items, obj)
+		}
+	}
+	return items, metav1.ListMeta{ResourceVersion: resourceVersion}, true, nil
 }
 
 // listChunk is how many primary objects a list reads from the backend at a

@@ -52,7 +52,7 @@ type Store = backendstore.Store[*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualM
 func NewREST(clients backend.Clients, opts Options, typer runtime.ObjectTyper) *Store {
 	return &Store{
 		Adapter: &virtualMachines{Clients: clients, profiles: opts.Profiles, events: opts.Events,
-			joined: opts.Joined, loadBalancerNodePorts: opts.AllocateLoadBalancerNodePorts},
+			joined: opts.Joined, cachedVMs: opts.VMs, loadBalancerNodePorts: opts.AllocateLoadBalancerNodePorts},
 		PublicGroupResource: apps.Resource("vminstances"),
 		SingularName:        "vminstance",
 		Kind:                backendnames.VMInstanceKind,
@@ -80,6 +80,9 @@ type Options struct {
 	Availability *backend.Availability
 	// Joined holds the joined objects in memory; the server runs it.
 	Joined *JoinCache
+	// VMs holds the VMs in memory, for consistent lists (nil: every list
+	// is read live).
+	VMs VMCache
 	// AllocateLoadBalancerNodePorts is the VMInstance Services'
 	// spec.allocateLoadBalancerNodePorts: false leaves node ports to
 	// load balancers that need them.
@@ -92,6 +95,7 @@ type virtualMachines struct {
 	profiles              catalogue.Catalogue
 	events                record.EventRecorder
 	joined                *JoinCache
+	cachedVMs             VMCache
 	loadBalancerNodePorts bool
 }
 

@@ -1,0 +1,159 @@
+/*
+Copyright The vm-apiserver Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package vminstance
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"github.com/cozystack/vm-apiserver/pkg/backend"
+)
+
+// VMCache holds every VMInstance VM in memory, whole but for its
+// managedFields, and tells how far it has come (the disk protection
+// controller's informer). Its copies are shared: nothing may change them.
+type VMCache interface {
+	CachedVMs
+	HasSynced() bool
+	// VMs are the copies in namespace ("" for all).
+	VMs(namespace string) []*kubevirtv1.VirtualMachine
+	VMProgress() *backend.Progress
+}
+
+// cacheCatchUp is how long a consistent list waits for the VM cache to
+// reach what kube-apiserver answered before it lists live instead. The
+// cache is normally milliseconds behind.
+const cacheCatchUp = time.Second
+
+// ListCached answers a consistent list of VMs from the VM cache. It asks
+// kube-apiserver for the VMs' metadata (a consistent read, in protobuf, a
+// fraction of the VMs' JSON), then serves the cache's copies once either
+// the cache has applied a change at least as new as that answer, so that
+// it holds every change up to it, or its copies are exactly the ones
+// listed, version for version. Otherwise, after cacheCatchUp, the store
+// lists live.
+func (v *virtualMachines) ListCached(ctx context.Context, namespace string, opts metav1.ListOptions) ([]*kubevirtv1.VirtualMachine, string, bool, error) {
+	if v.cachedVMs == nil || v.Metadata == nil || !v.cachedVMs.HasSynced() {
+		return nil, "", false, nil
+	}
+	selected, err := selectorOf(opts)
+	if err != nil {
+		// kube-apiserver's answer to the live list says what is wrong.
+		return nil, "", false, nil
+	}
+	current, err := v.Metadata.Resource(VirtualMachines).Namespace(namespace).List(ctx,
+		metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector})
+	if err != nil {
+		// The live list answers with kube-apiserver's own error.
+		return nil, "", false, ctx.Err()
+	}
+	listed, err := strconv.ParseUint(current.ResourceVersion, 10, 64)
+	if err != nil {
+		return nil, "", false, nil
+	}
+	timeout := time.NewTimer(cacheCatchUp)
+	defer timeout.Stop()
+	for {
+		applied, changed := v.cachedVMs.VMProgress().Applied()
+		// Read after applied: the copies are at least that new.
+		cached := v.cachedVMs.VMs(namespace)
+		if applied >= listed {
+			vms, newest := selectedInOrder(cached, selected)
+			return vms, strconv.FormatUint(max(applied, newest), 10), true, nil
+		}
+		if vms, ok := sameAsListed(current.Items, cached, selected); ok {
+			return vms, current.ResourceVersion, true, nil
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return nil, "", false, nil
+		case <-ctx.Done():
+			return nil, "", false, ctx.Err()
+		}
+	}
+}
+
+// selectorOf matches a VM against the label and field selectors of a
+// backend list (fields: metadata.name and metadata.namespace).
+func selectorOf(opts metav1.ListOptions) (func(*kubevirtv1.VirtualMachine) bool, error) {
+	byLabels, err := labels.Parse(opts.LabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	byFields, err := fields.ParseSelector(opts.FieldSelector)
+	if err != nil {
+		return nil, err
+	}
+	return func(vm *kubevirtv1.VirtualMachine) bool {
+		return byLabels.Matches(labels.Set(vm.Labels)) &&
+			byFields.Matches(fields.Set{"metadata.name": vm.Name, "metadata.namespace": vm.Namespace})
+	}, nil
+}
+
+// selectedInOrder are the cached VMs selected, in kube-apiserver's list
+// order (by "namespace/name", as its storage keys sort), and the newest
+// resourceVersion among them.
+func selectedInOrder(cached []*kubevirtv1.VirtualMachine, selected func(*kubevirtv1.VirtualMachine) bool) ([]*kubevirtv1.VirtualMachine, uint64) {
+	var out []*kubevirtv1.VirtualMachine
+	var newest uint64
+	for _, vm := range cached {
+		if !selected(vm) {
+			continue
+		}
+		out = append(out, vm)
+		if rv, err := strconv.ParseUint(vm.ResourceVersion, 10, 64); err == nil {
+			newest = max(newest, rv)
+		}
+	}
+	slices.SortFunc(out, func(a, b *kubevirtv1.VirtualMachine) int {
+		return cmp.Compare(key(a.Namespace, a.Name), key(b.Namespace, b.Name))
+	})
+	return out, newest
+}
+
+// sameAsListed returns the cached VMs selected, in the order listed, when
+// they are exactly the VMs listed at the same versions.
+func sameAsListed(listed []metav1.PartialObjectMetadata, cached []*kubevirtv1.VirtualMachine, selected func(*kubevirtv1.VirtualMachine) bool) ([]*kubevirtv1.VirtualMachine, bool) {
+	byKey := make(map[string]*kubevirtv1.VirtualMachine, len(listed))
+	for _, vm := range cached {
+		if selected(vm) {
+			byKey[key(vm.Namespace, vm.Name)] = vm
+		}
+	}
+	if len(byKey) != len(listed) {
+		return nil, false
+	}
+	out := make([]*kubevirtv1.VirtualMachine, 0, len(listed))
+	for i := range listed {
+		item := &listed[i]
+		vm := byKey[key(item.Namespace, item.Name)]
+		if vm == nil || vm.UID != item.UID || vm.ResourceVersion != item.ResourceVersion {
+			return nil, false
+		}
+		out = append(out, vm)
+	}
+	return out, true
+}
