@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"github.com/cozystack/vm-apiserver/pkg/backend"
@@ -47,13 +48,25 @@ type VMCache interface {
 // cache is normally milliseconds behind.
 const cacheCatchUp = time.Second
 
+// metadataPage is how many VMs' metadata a consistent list reads from
+// kube-apiserver at a time: under write load the cache is shown current
+// before the last page (below), and only the versions are kept.
+const metadataPage = 500
+
+// listedVersion is what a metadata list says of one VM.
+type listedVersion struct {
+	uid             types.UID
+	resourceVersion string
+}
+
 // ListCached answers a consistent list of VMs from the VM cache. It asks
 // kube-apiserver for the VMs' metadata (a consistent read, in protobuf, a
-// fraction of the VMs' JSON), then serves the cache's copies once either
-// the cache has applied a change at least as new as that answer, so that
-// it holds every change up to it, or its copies are exactly the ones
-// listed, version for version. Otherwise, after cacheCatchUp, the store
-// lists live.
+// fraction of the VMs' JSON, in pages of one snapshot), and serves the
+// cache's copies once either the cache has applied a change at least as
+// new as that snapshot, so that it holds every change up to it (under
+// write load, often before the last page), or its copies are exactly the
+// ones listed, version for version (a quiet cluster). Otherwise, after
+// cacheCatchUp, the store lists live.
 func (v *virtualMachines) ListCached(ctx context.Context, namespace string, opts metav1.ListOptions) ([]*kubevirtv1.VirtualMachine, string, bool, error) {
 	if v.cachedVMs == nil || v.Metadata == nil || !v.cachedVMs.HasSynced() {
 		return nil, "", false, nil
@@ -63,28 +76,44 @@ func (v *virtualMachines) ListCached(ctx context.Context, namespace string, opts
 		// kube-apiserver's answer to the live list says what is wrong.
 		return nil, "", false, nil
 	}
-	current, err := v.Metadata.Resource(VirtualMachines).Namespace(namespace).List(ctx,
-		metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector})
-	if err != nil {
-		// The live list answers with kube-apiserver's own error.
-		return nil, "", false, ctx.Err()
-	}
-	listed, err := strconv.ParseUint(current.ResourceVersion, 10, 64)
-	if err != nil {
-		return nil, "", false, nil
+	client := v.Metadata.Resource(VirtualMachines).Namespace(namespace)
+	pageOpts := metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: metadataPage}
+	listed := map[string]listedVersion{}
+	var snapshot string
+	var snapshotAt uint64
+	for {
+		page, err := client.List(ctx, pageOpts)
+		if err != nil {
+			// The live list answers with kube-apiserver's own error.
+			return nil, "", false, ctx.Err()
+		}
+		if snapshot == "" {
+			snapshot = page.ResourceVersion
+			if snapshotAt, err = strconv.ParseUint(snapshot, 10, 64); err != nil {
+				return nil, "", false, nil
+			}
+		}
+		for i := range page.Items {
+			item := &page.Items[i]
+			listed[key(item.Namespace, item.Name)] = listedVersion{uid: item.UID, resourceVersion: item.ResourceVersion}
+		}
+		if vms, resourceVersion, ok := v.cachedSince(namespace, selected, snapshotAt); ok {
+			return vms, resourceVersion, true, nil
+		}
+		if page.Continue == "" {
+			break
+		}
+		pageOpts.Continue = page.Continue
 	}
 	timeout := time.NewTimer(cacheCatchUp)
 	defer timeout.Stop()
 	for {
-		applied, changed := v.cachedVMs.VMProgress().Applied()
-		// Read after applied: the copies are at least that new.
-		cached := v.cachedVMs.VMs(namespace)
-		if applied >= listed {
-			vms, newest := selectedInOrder(cached, selected)
-			return vms, strconv.FormatUint(max(applied, newest), 10), true, nil
+		_, changed := v.cachedVMs.VMProgress().Applied()
+		if vms, resourceVersion, ok := v.cachedSince(namespace, selected, snapshotAt); ok {
+			return vms, resourceVersion, true, nil
 		}
-		if vms, ok := sameAsListed(current.Items, cached, selected); ok {
-			return vms, current.ResourceVersion, true, nil
+		if vms, ok := sameAsListed(listed, v.cachedVMs.VMs(namespace), selected); ok {
+			return vms, snapshot, true, nil
 		}
 		select {
 		case <-changed:
@@ -94,6 +123,21 @@ func (v *virtualMachines) ListCached(ctx context.Context, namespace string, opts
 			return nil, "", false, ctx.Err()
 		}
 	}
+}
+
+// cachedSince returns the cached VMs selected in namespace, and the
+// list's resourceVersion, when the cache has applied a change at least as
+// new as resourceVersion since. The copies are read after that: they are
+// at least as new as the change, and the list's resourceVersion is the
+// newer of it and theirs, so a watch from there may repeat a change the
+// list already shows but misses none.
+func (v *virtualMachines) cachedSince(namespace string, selected func(*kubevirtv1.VirtualMachine) bool, resourceVersion uint64) ([]*kubevirtv1.VirtualMachine, string, bool) {
+	applied, _ := v.cachedVMs.VMProgress().Applied()
+	if applied < resourceVersion {
+		return nil, "", false
+	}
+	vms, newest := selectedInOrder(v.cachedVMs.VMs(namespace), selected)
+	return vms, strconv.FormatUint(max(applied, newest), 10), true
 }
 
 // selectorOf matches a VM against the label and field selectors of a
@@ -134,26 +178,18 @@ func selectedInOrder(cached []*kubevirtv1.VirtualMachine, selected func(*kubevir
 	return out, newest
 }
 
-// sameAsListed returns the cached VMs selected, in the order listed, when
-// they are exactly the VMs listed at the same versions.
-func sameAsListed(listed []metav1.PartialObjectMetadata, cached []*kubevirtv1.VirtualMachine, selected func(*kubevirtv1.VirtualMachine) bool) ([]*kubevirtv1.VirtualMachine, bool) {
-	byKey := make(map[string]*kubevirtv1.VirtualMachine, len(listed))
-	for _, vm := range cached {
-		if selected(vm) {
-			byKey[key(vm.Namespace, vm.Name)] = vm
-		}
-	}
-	if len(byKey) != len(listed) {
+// sameAsListed returns the cached VMs selected, in list order, when they
+// are exactly the VMs listed at the same versions.
+func sameAsListed(listed map[string]listedVersion, cached []*kubevirtv1.VirtualMachine, selected func(*kubevirtv1.VirtualMachine) bool) ([]*kubevirtv1.VirtualMachine, bool) {
+	vms, _ := selectedInOrder(cached, selected)
+	if len(vms) != len(listed) {
 		return nil, false
 	}
-	out := make([]*kubevirtv1.VirtualMachine, 0, len(listed))
-	for i := range listed {
-		item := &listed[i]
-		vm := byKey[key(item.Namespace, item.Name)]
-		if vm == nil || vm.UID != item.UID || vm.ResourceVersion != item.ResourceVersion {
+	for _, vm := range vms {
+		want, ok := listed[key(vm.Namespace, vm.Name)]
+		if !ok || vm.UID != want.uid || vm.ResourceVersion != want.resourceVersion {
 			return nil, false
 		}
-		out = append(out, vm)
 	}
-	return out, true
+	return vms, true
 }

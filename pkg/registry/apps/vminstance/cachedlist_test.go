@@ -19,6 +19,7 @@ package vminstance
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,59 @@ func TestSelectedInOrderSortsAsKubeAPIServerKeys(t *testing.T) {
 	}
 	if newest != 7 {
 		t.Errorf("newest %d, want 7", newest)
+	}
+}
+
+// pagedAs answers the metadata list in pages of one VM each, all at
+// resourceVersion, counting the pages read; it is read once.
+func pagedAs(t *testing.T, resourceVersion string, vms ...*kubevirtv1.VirtualMachine) (*metadatafake.FakeMetadataClient, *int) {
+	t.Helper()
+	client, _ := listedAs(t, resourceVersion)
+	pages := 0
+	// The fake client keeps no continue token: the pages come in turn.
+	client.PrependReactor("list", "virtualmachines", func(clienttesting.Action) (bool, runtime.Object, error) {
+		at := pages
+		pages++
+		out := &metav1.List{ListMeta: metav1.ListMeta{ResourceVersion: resourceVersion}}
+		out.Items = []runtime.RawExtension{{Object: &metav1.PartialObjectMetadata{ObjectMeta: vms[at].ObjectMeta}}}
+		if at+1 < len(vms) {
+			out.Continue = strconv.Itoa(at + 1)
+		}
+		return true, out, nil
+	})
+	return client, &pages
+}
+
+func TestListCachedReadsEveryPageOfAQuietCluster(t *testing.T) {
+	a, b := cachedVM("t1", "a", "10", nil), cachedVM("t1", "b", "12", nil)
+	client, pages := pagedAs(t, "20", a, b)
+	v := &virtualMachines{Clients: backend.Clients{Metadata: client}, cachedVMs: newVMCache(a, b)}
+	vms, resourceVersion, ok, err := v.ListCached(context.Background(), "", metav1.ListOptions{})
+	if err != nil || !ok {
+		t.Fatalf("ListCached: ok %v, %v", ok, err)
+	}
+	if got := names(vms); !slices.Equal(got, []string{"t1/a", "t1/b"}) || resourceVersion != "20" {
+		t.Errorf("VMs %v at %s, want t1/a, t1/b at 20", got, resourceVersion)
+	}
+	if *pages != 2 {
+		t.Errorf("read %d pages, want both", *pages)
+	}
+}
+
+func TestListCachedStopsReadingOnceTheCacheIsPastTheSnapshot(t *testing.T) {
+	a, b := cachedVM("t1", "a", "10", nil), cachedVM("t1", "b", "12", nil)
+	client, pages := pagedAs(t, "20", a, b)
+	cache := newVMCache(a)
+	cache.apply(cachedVM("t1", "b", "21", nil))
+	v := &virtualMachines{Clients: backend.Clients{Metadata: client}, cachedVMs: cache}
+	vms, resourceVersion, ok, err := v.ListCached(context.Background(), "", metav1.ListOptions{})
+	if err != nil || !ok {
+		t.Fatalf("ListCached: ok %v, %v", ok, err)
+	}
+	if got := names(vms); !slices.Equal(got, []string{"t1/a", "t1/b"}) || resourceVersion != "21" {
+		t.Errorf("VMs %v at %s, want t1/a, t1/b at 21", got, resourceVersion)
+	}
+	if *pages != 1 {
+		t.Errorf("read %d pages, want the first alone", *pages)
 	}
 }
