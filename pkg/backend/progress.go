@@ -44,17 +44,17 @@ type Progress struct {
 	// replacement; applied is the newest change applied after it, 0 for
 	// none yet.
 	replaced, applied uint64
-	changed           chan struct{}
+	changed           *Broadcast
 }
 
-func NewProgress() *Progress { return &Progress{changed: make(chan struct{})} }
+func NewProgress() *Progress { return &Progress{changed: NewBroadcast()} }
 
 // Applied is the newest resourceVersion up to which the cache holds every
 // change (0 when it cannot tell), and a channel closed at its next change.
 func (p *Progress) Applied() (uint64, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.applied, p.changed
+	return p.applied, p.changed.Next()
 }
 
 // Listing wraps an informer's list: the store is about to be replaced with
@@ -123,10 +123,9 @@ func (p *Progress) apply(obj any) {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if rv > p.replaced && rv > p.applied {
 		p.applied = rv
 	}
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.mu.Unlock()
+	p.changed.Notify()
 }

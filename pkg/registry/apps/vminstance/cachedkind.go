@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
+	"github.com/cozystack/vm-apiserver/pkg/backend"
 	"github.com/cozystack/vm-apiserver/pkg/projection"
 )
 
@@ -52,7 +53,7 @@ type wanted struct {
 // its kind is not served) and when its copy of an object is too old.
 type cachedKind[T metav1.Object] struct {
 	informer cache.SharedIndexInformer
-	changed  *broadcast
+	changed  *backend.Broadcast
 	// wait is how long a read waits for the cache (freshnessWait).
 	wait time.Duration
 	// get reads one object live; found is false for a missing object (or
@@ -99,7 +100,7 @@ func (k *cachedKind[T]) readCached(ctx context.Context, want []wanted, out map[s
 	pending := want
 	for {
 		// Taken before looking, so that a change in between is not missed.
-		changed := k.changed.next()
+		changed := k.changed.Next()
 		var stale []wanted
 		for _, w := range pending {
 			obj, ok := k.cached(w.namespace, w.name)
@@ -300,26 +301,4 @@ type stoppedWatch struct {
 func (w *stoppedWatch) Stop() {
 	w.once.Do(w.stopped)
 	w.Interface.Stop()
-}
-
-// broadcast wakes every waiter when a cached kind changes.
-type broadcast struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
-
-// next is closed at the next change.
-func (b *broadcast) next() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.ch
-}
-
-func (b *broadcast) notify() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	close(b.ch)
-	b.ch = make(chan struct{})
 }

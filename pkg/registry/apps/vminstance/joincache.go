@@ -139,7 +139,7 @@ func (c *JoinCache) Run(ctx context.Context) {
 func newCachedKind[T metav1.Object](informer informerOf,
 	get func(ctx context.Context, namespace, name string) (T, bool, error),
 	list func(ctx context.Context, namespace string) ([]T, error)) *cachedKind[T] {
-	k := &cachedKind[T]{changed: newBroadcast(), wait: freshnessWait, get: get, list: list}
+	k := &cachedKind[T]{changed: backend.NewBroadcast(), wait: freshnessWait, get: get, list: list}
 	k.informer = backend.NewInformer(informer.client, informer.example, informer.selector,
 		informer.list, k.lag.watching(informer.watch), cache.Indexers{}, backend.WithoutManagedFields)
 	notify := func(obj any) {
@@ -149,7 +149,7 @@ func newCachedKind[T metav1.Object](informer informerOf,
 		if m, ok := obj.(metav1.Object); ok {
 			k.lag.applied(m.GetResourceVersion())
 		}
-		k.changed.notify()
+		k.changed.Notify()
 	}
 	_, _ = k.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
