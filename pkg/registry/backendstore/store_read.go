@@ -96,13 +96,19 @@ func (s *Store[B, L]) listCached(ctx context.Context, opts metav1.ListOptions, k
 	if err != nil {
 		return nil, metav1.ListMeta{}, false, s.publicError(err, "")
 	}
-	var items []runtime.Object
+	return appendKept(nil, projected, keep), metav1.ListMeta{ResourceVersion: resourceVersion}, true, nil
+}
+
+// appendKept appends to items the projected objects that keep accepts. One
+// unreadable object (nil) must not hide the others; a page may end up
+// shorter than the limit, which the API allows.
+func appendKept(items, projected []runtime.Object, keep func(runtime.Object) bool) []runtime.Object {
 	for _, obj := range projected {
 		if obj != nil && keep(obj) {
 			items = append(items, obj)
 		}
 	}
-	return items, metav1.ListMeta{ResourceVersion: resourceVersion}, true, nil
+	return items
 }
 
 // listChunk is how many primary objects a list reads from the backend at a
@@ -180,13 +186,7 @@ func (s *Store[B, L]) listChunks(ctx context.Context, opts metav1.ListOptions, k
 		if err != nil {
 			return nil, out, false, s.publicError(err, "")
 		}
-		for _, obj := range projected {
-			// One unreadable object must not hide the others. A page may
-			// end up shorter than the limit, which the API allows.
-			if obj != nil && keep(obj) {
-				items = append(items, obj)
-			}
-		}
+		items = appendKept(items, projected, keep)
 		if last {
 			return items, out, false, nil
 		}

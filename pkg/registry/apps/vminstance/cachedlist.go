@@ -159,22 +159,28 @@ func selectorOf(opts metav1.ListOptions) (func(*kubevirtv1.VirtualMachine) bool,
 
 // selectedInOrder are the cached VMs selected, in kube-apiserver's list
 // order (by "namespace/name", as its storage keys sort), and the newest
-// resourceVersion among them.
+// resourceVersion among them. Each key is built once, not per comparison.
 func selectedInOrder(cached []*kubevirtv1.VirtualMachine, selected func(*kubevirtv1.VirtualMachine) bool) ([]*kubevirtv1.VirtualMachine, uint64) {
-	var out []*kubevirtv1.VirtualMachine
+	type keyed struct {
+		key string
+		vm  *kubevirtv1.VirtualMachine
+	}
+	var in []keyed
 	var newest uint64
 	for _, vm := range cached {
 		if !selected(vm) {
 			continue
 		}
-		out = append(out, vm)
+		in = append(in, keyed{key(vm.Namespace, vm.Name), vm})
 		if rv, err := strconv.ParseUint(vm.ResourceVersion, 10, 64); err == nil {
 			newest = max(newest, rv)
 		}
 	}
-	slices.SortFunc(out, func(a, b *kubevirtv1.VirtualMachine) int {
-		return cmp.Compare(key(a.Namespace, a.Name), key(b.Namespace, b.Name))
-	})
+	slices.SortFunc(in, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
+	out := make([]*kubevirtv1.VirtualMachine, len(in))
+	for i := range in {
+		out[i] = in[i].vm
+	}
 	return out, newest
 }
 

@@ -40,6 +40,9 @@ type vmCache struct {
 	mu       sync.Mutex
 	vms      map[string]*kubevirtv1.VirtualMachine
 	progress *backend.Progress
+	// afterFirstRead, when set, runs once the first read of the copies
+	// has returned them.
+	afterFirstRead func()
 }
 
 func newVMCache(vms ...*kubevirtv1.VirtualMachine) *vmCache {
@@ -66,12 +69,17 @@ func (c *vmCache) VM(namespace, name string) (*kubevirtv1.VirtualMachine, bool) 
 
 func (c *vmCache) VMs(namespace string) []*kubevirtv1.VirtualMachine {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []*kubevirtv1.VirtualMachine
 	for _, vm := range c.vms {
 		if namespace == "" || vm.Namespace == namespace {
 			out = append(out, vm)
 		}
+	}
+	after := c.afterFirstRead
+	c.afterFirstRead = nil
+	c.mu.Unlock()
+	if after != nil {
+		after()
 	}
 	return out
 }
@@ -134,12 +142,10 @@ func TestListCachedWaitsForACacheBehindTheList(t *testing.T) {
 	changed := cachedVM("t1", "a", "15", map[string]string{"new": "yes"})
 	client, _ := listedAs(t, "20", changed)
 	cache := newVMCache(old)
+	// The change reaches the cache only after the list has read the old
+	// copy: it must wait for it.
+	cache.afterFirstRead = func() { go cache.apply(changed) }
 	v := &virtualMachines{Clients: backend.Clients{Metadata: client}, cachedVMs: cache}
-	client.PrependReactor("list", "virtualmachines", func(clienttesting.Action) (bool, runtime.Object, error) {
-		// The change reaches the cache after kube-apiserver answered.
-		go cache.apply(changed)
-		return false, nil, nil
-	})
 	vms, _, ok, err := v.ListCached(context.Background(), "", metav1.ListOptions{})
 	if err != nil || !ok {
 		t.Fatalf("ListCached: ok %v, %v", ok, err)
